@@ -1,0 +1,27 @@
+"""The lake: typed tables as Hive-partitioned Parquet, a DuckDB catalog over them, and SQL models.
+
+It knows nothing of Soracom or Dagster. See docs/lake.md for the layout and guarantees.
+"""
+
+from pipelines.lake.catalog import build_catalog
+from pipelines.lake.errors import LakeError, ModelError, PartitionError, SchemaError
+from pipelines.lake.lake import Lake, WriteResult
+from pipelines.lake.models import SqlModel, discover_models, materialise_model
+from pipelines.lake.spec import TableSpec
+from pipelines.lake.storage import LocalStorage, Storage
+
+__all__ = [
+    "Lake",
+    "LakeError",
+    "LocalStorage",
+    "ModelError",
+    "PartitionError",
+    "SchemaError",
+    "SqlModel",
+    "Storage",
+    "TableSpec",
+    "WriteResult",
+    "build_catalog",
+    "discover_models",
+    "materialise_model",
+]

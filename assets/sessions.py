@@ -1,0 +1,224 @@
+"""`session_events`: every SIM's session events (Created / Modified / Deleted) of a UTC day.
+
+The API has only a per-SIM call, so the SIM list comes first and the calls fan out
+concurrently within the rate limit. SIMs that provably had no session event in the window
+are skipped (see `may_have_events`); at 100k SIMs most of a day's calls are saved that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import pyarrow as pa
+
+from assets.frames import TIMESTAMP, ms_to_ts, records_frame
+from assets.loading import Fetched, Progress, load_partition
+from assets.partitions import Window, context_window, daily_partitions, day_value
+from assets.retention import SESSION_EVENTS
+from pipelines.lake import TableSpec
+from pipelines.resources import LakeResource, SoracomResource
+from pipelines.soracom import SoracomClient
+
+PROGRESS_EVERY = 1000  # log a progress line every N SIMs
+CHUNK = 2000  # SIMs whose events are typed together (bounds memory held as dicts)
+
+CELL = pl.Struct(
+    {
+        "mcc": pl.Int64,
+        "mnc": pl.Int64,
+        "tac": pl.Int64,
+        "eci": pl.Int64,
+        "lac": pl.Int64,
+        "ci": pl.Int64,
+        "rac": pl.Int64,
+        "sac": pl.Int64,
+        "radioType": pl.Utf8,
+    }
+)
+
+SHAPE: dict[str, pl.DataType] = {
+    "time": pl.Int64,
+    "event": pl.Utf8,
+    "simId": pl.Utf8,
+    "imsi": pl.Utf8,
+    "sessionId": pl.Utf8,
+    "operatorId": pl.Utf8,
+    "imei": pl.Utf8,
+    "apn": pl.Utf8,
+    "subscription": pl.Utf8,
+    "ueIpAddress": pl.Utf8,
+    "vpgId": pl.Utf8,
+    "gatewayPrivateIpAddress": pl.Utf8,
+    "gatewayPublicIpAddress": pl.Utf8,
+    "dns0": pl.Utf8,
+    "dns1": pl.Utf8,
+    "createdTime": pl.Utf8,
+    "cell": CELL,
+}
+
+SPEC = TableSpec(
+    name="session_events",
+    schema=pa.schema(
+        [
+            ("date", pa.date32()),
+            ("coverage", pa.string()),
+            ("sim_id", pa.string()),
+            ("imsi", pa.string()),
+            ("time", TIMESTAMP),
+            ("time_ms", pa.int64()),
+            ("event", pa.string()),
+            ("session_id", pa.string()),
+            ("operator_id", pa.string()),
+            ("imei", pa.string()),
+            ("apn", pa.string()),
+            ("subscription", pa.string()),
+            ("ue_ip_address", pa.string()),
+            ("vpg_id", pa.string()),
+            ("gateway_private_ip_address", pa.string()),
+            ("gateway_public_ip_address", pa.string()),
+            ("dns0", pa.string()),
+            ("dns1", pa.string()),
+            ("created_time", pa.string()),
+            ("cell_mcc", pa.int64()),
+            ("cell_mnc", pa.int64()),
+            ("cell_tac", pa.int64()),
+            ("cell_eci", pa.int64()),
+            ("cell_lac", pa.int64()),
+            ("cell_ci", pa.int64()),
+            ("cell_rac", pa.int64()),
+            ("cell_sac", pa.int64()),
+            ("cell_radio_type", pa.string()),
+            ("_extra", pa.string()),
+            ("_loaded_at", TIMESTAMP),
+        ]
+    ),
+    partition_by=("date",),
+    primary_key=("coverage", "sim_id", "time_ms", "event", "session_id"),
+    description="SIM session events (Created/Modified/Deleted) per UTC day; cell flattened to cell_*.",
+)
+
+_RENAMES = {
+    "simId": "sim_id",
+    "sessionId": "session_id",
+    "operatorId": "operator_id",
+    "ueIpAddress": "ue_ip_address",
+    "vpgId": "vpg_id",
+    "gatewayPrivateIpAddress": "gateway_private_ip_address",
+    "gatewayPublicIpAddress": "gateway_public_ip_address",
+    "createdTime": "created_time",
+}
+
+
+def events_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
+    """Session event records -> typed rows of the window (the key deduplicated)."""
+    raw = records_frame(records, SHAPE)
+    cell = pl.col("cell")
+    frame = raw.select(
+        pl.col("simId").alias("sim_id"),
+        pl.col("imsi"),
+        ms_to_ts("time").alias("time"),
+        pl.col("time").alias("time_ms"),
+        pl.col("event"),
+        *(pl.col(k).alias(v) for k, v in _RENAMES.items() if k != "simId"),
+        pl.col("imei"),
+        pl.col("apn"),
+        pl.col("subscription"),
+        pl.col("dns0"),
+        pl.col("dns1"),
+        *(cell.struct.field(f).alias(f"cell_{f}") for f in ("mcc", "mnc", "tac", "eci", "lac", "ci", "rac", "sac")),
+        cell.struct.field("radioType").alias("cell_radio_type"),
+        pl.col("_extra"),
+    )
+    frame = frame.filter(pl.col("time_ms").is_between(window.start_ms, window.end_ms, closed="left"))
+    return frame.unique(subset=["sim_id", "time_ms", "event", "session_id"], keep="first", maintain_order=True)
+
+
+def _ms(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def may_have_events(sim: Mapping[str, Any], window_start_ms: int) -> bool:
+    """False only when the SIM provably had no session event at or after `window_start_ms`.
+
+    Every session event moves `sessionStatus.lastUpdatedAt` (or, once the session ends,
+    `previousSession.deletedTime`), so a SIM that is offline now and whose latest such time
+    is before the window was offline through the window and produced no event in it. A SIM
+    online now, or with no times to judge by but a session history, is fetched.
+    """
+    status = sim.get("sessionStatus") or {}
+    previous = sim.get("previousSession") or {}
+    if status.get("online"):
+        return True
+    times = [
+        t
+        for t in (
+            _ms(status.get("lastUpdatedAt")),
+            _ms(previous.get("deletedTime")),
+            _ms(previous.get("createdTime")),
+        )
+        if t is not None
+    ]
+    if not times:
+        # Never had a session: no events. A SIM with no status at all is treated the same.
+        return bool(status.get("sessionId") or previous.get("sessionId"))
+    return max(times) >= window_start_ms
+
+
+async def fetch_session_events(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    sims = [sim async for sim in client.list_sims()]
+    candidates = sorted(
+        str(sim["simId"]) for sim in sims if sim.get("simId") and may_have_events(sim, window.start_ms)
+    )
+    progress.info(
+        f"{len(sims)} SIMs listed; {len(candidates)} may have session events in {window}, "
+        f"{len(sims) - len(candidates)} skipped"
+    )
+
+    done = 0
+
+    async def one_sim(sim_id: str) -> list[dict[str, Any]]:
+        nonlocal done
+        events = [e async for e in client.list_sim_session_events(sim_id, window.start, window.end)]
+        done += 1
+        progress.every(done, len(candidates), PROGRESS_EVERY, "SIMs fetched")
+        return events
+
+    frames = []
+    for offset in range(0, len(candidates), CHUNK):
+        chunk = candidates[offset : offset + CHUNK]
+        per_sim = await client.map_concurrent(one_sim, chunk)
+        records = [event for events in per_sim for event in events]
+        frames.append(events_frame(records, window))
+    frame = pl.concat(frames) if frames else events_frame([], window)
+    return Fetched(
+        frame,
+        {"sims_listed": len(sims), "sims_fetched": len(candidates), "sims_skipped": len(sims) - len(candidates)},
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="sessions",
+    kinds={"parquet"},
+    pool="soracom_api",
+    description=SPEC.description,
+    metadata={"table": SPEC.name, "retention": SESSION_EVENTS.describe()},
+)
+def session_events(
+    context: dg.AssetExecutionContext, soracom: SoracomResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    window = context_window(context)
+    return load_partition(
+        context,
+        spec=SPEC,
+        retention=SESSION_EVENTS,
+        window=window,
+        partition={"date": day_value(window)},
+        soracom=soracom,
+        lake=lake,
+        fetch=fetch_session_events,
+        sort_by=["coverage", "sim_id", "time_ms", "event"],
+    )

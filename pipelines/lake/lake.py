@@ -1,0 +1,129 @@
+"""`Lake`: Hive-partitioned Parquet tables under one root, one file per partition.
+
+Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` for tables and
+`<root>/_models/<model>/part-0.parquet` for materialised SQL models. A partition is written
+whole and atomically; writing it again replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.lake.conform import conform
+from pipelines.lake.errors import LakeError
+from pipelines.lake.spec import MODELS_FOLDER, TableSpec
+from pipelines.lake.storage import LocalStorage, Storage
+
+PART_FILE = "part-0.parquet"
+COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Where a write landed (absolute path or URI), how many rows and bytes it holds."""
+
+    path: str
+    rows: int
+    bytes: int
+
+
+class Lake:
+    """A lake rooted at a directory (an object-store URI later, through `Storage`)."""
+
+    def __init__(self, root: str | os.PathLike[str], storage: Storage | None = None) -> None:
+        self.storage: Storage = storage if storage is not None else LocalStorage(root)
+        self.root: str = self.storage.uri("")
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    # -- keys -------------------------------------------------------------------------------------
+
+    def partition_key(self, spec: TableSpec, partition: Mapping[str, object]) -> str:
+        """Storage key of a partition's file, e.g. `sessions/date=2024-01-01/part-0.parquet`."""
+        values = spec.partition_values(partition)
+        return "/".join(p for p in (spec.name, spec.partition_path(values), PART_FILE) if p)
+
+    def table_glob(self, spec: TableSpec) -> str:
+        """Absolute glob of every partition file of `spec` (what DuckDB and Polars read)."""
+        return "/".join([self.storage.uri(spec.name), *(["*"] * len(spec.partition_by)), "*.parquet"])
+
+    def model_key(self, name: str) -> str:
+        return f"{MODELS_FOLDER}/{name}/{PART_FILE}"
+
+    def model_glob(self, name: str) -> str:
+        return f"{self.storage.uri(f'{MODELS_FOLDER}/{name}')}/*.parquet"
+
+    def has_model(self, name: str) -> bool:
+        return self.storage.exists(self.model_key(name))
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def write_partition(
+        self, spec: TableSpec, partition: Mapping[str, object], data: pa.Table | pl.DataFrame
+    ) -> WriteResult:
+        """Validate `data` against `spec` and replace the partition's file with it, atomically."""
+        values = spec.partition_values(partition)
+        table = conform(spec, values, data)
+        key = self.partition_key(spec, values)
+        with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
+            pq.write_table(table, handle, compression=COMPRESSION)
+        return WriteResult(path=self.storage.uri(key), rows=table.num_rows, bytes=self.storage.size(key))
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def partitions(self, spec: TableSpec) -> list[dict[str, object]]:
+        """Typed values of every loaded partition (those with a file, even an empty one), sorted."""
+        found: list[dict[str, object]] = []
+
+        def walk(prefix: str, depth: int, values: dict[str, object]) -> None:
+            if depth == len(spec.partition_by):
+                if self.storage.exists(f"{prefix}/{PART_FILE}"):
+                    found.append(dict(values))
+                return
+            column = spec.partition_by[depth]
+            for segment in self.storage.list_dir(prefix):
+                value = spec.parse_segment(column, segment)
+                if value is not None:
+                    walk(f"{prefix}/{segment}", depth + 1, {**values, column: value})
+
+        walk(spec.name, 0, {})
+        return sorted(found, key=lambda v: tuple(v[c] for c in spec.partition_by))
+
+    def has_partition(self, spec: TableSpec, partition: Mapping[str, object]) -> bool:
+        return self.storage.exists(self.partition_key(spec, partition))
+
+    def read(self, spec: TableSpec, partition: Mapping[str, object] | None = None) -> pl.DataFrame:
+        """Rows of the matching partitions (all, or those equal to a full or partial `partition`),
+        with partition columns restored and every column typed as `spec.schema` says."""
+        wanted = spec.partition_values(partition or {}, partial=True)
+        tables = []
+        for values in self.partitions(spec):
+            if any(values[c] != v for c, v in wanted.items()):
+                continue
+            tables.append(self._read_file(spec, values))
+        if not tables:
+            return pl.from_arrow(spec.schema.empty_table())
+        return pl.from_arrow(pa.concat_tables(tables))
+
+    def _read_file(self, spec: TableSpec, values: Mapping[str, object]) -> pa.Table:
+        path = self.storage.uri(self.partition_key(spec, values))
+        try:
+            stored = pq.read_table(path)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise LakeError(f"table {spec.name!r}: cannot read {path}: {error}") from error
+        columns = []
+        for field in spec.schema:
+            if field.name in values:
+                columns.append(pa.array([values[field.name]] * stored.num_rows, field.type))
+            elif field.name in stored.column_names:
+                columns.append(stored.column(field.name).cast(field.type))
+            else:  # written before the column was added to the spec
+                columns.append(pa.nulls(stored.num_rows, field.type))
+        return pa.Table.from_arrays(columns, schema=spec.schema)

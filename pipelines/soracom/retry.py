@@ -1,0 +1,104 @@
+"""When and how long to wait before trying a call again.
+
+Exponential backoff with full jitter for faults, and the server's own advice
+(`Retry-After`, `X-Soracom-Ratelimit-Seconds-Before-Refresh`) when it gives one.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+RATE_LIMIT_REFRESH_HEADER = "x-soracom-ratelimit-seconds-before-refresh"
+
+
+def is_retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
+    """Full-jitter delay before retry number `attempt` (1-based): U(0, min(max, base * 2^(n-1)))."""
+    ceiling = min(max_s, base_s * (2 ** max(attempt - 1, 0)))
+    return (rng or random).uniform(0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def parse_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def server_advised_wait(headers: Mapping[str, str]) -> float | None:
+    """The longest wait the server asked for, if it asked."""
+    waits = [
+        w
+        for w in (parse_retry_after(headers.get("retry-after")), parse_seconds(headers.get(RATE_LIMIT_REFRESH_HEADER)))
+        if w is not None
+    ]
+    return max(waits) if waits else None
+
+
+class RetryBudget:
+    """Bounded attempts and bounded total time for one call."""
+
+    def __init__(
+        self, max_attempts: int, max_rate_limited: int, max_seconds: float, base_s: float, max_backoff_s: float
+    ) -> None:
+        self.max_attempts = max_attempts
+        self.max_rate_limited = max_rate_limited
+        self.max_seconds = max_seconds
+        self.base_s = base_s
+        self.max_backoff_s = max_backoff_s
+        self.started = time.monotonic()
+        self.attempts = 0
+        self.faults = 0
+        self.rate_limited = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def start_attempt(self) -> None:
+        self.attempts += 1
+
+    def next_delay(self, *, rate_limited: bool, advised_s: float | None) -> float | None:
+        """Delay before the next attempt, or None when the budget is spent."""
+        if rate_limited and advised_s is not None:
+            self.rate_limited += 1
+            if self.rate_limited >= self.max_rate_limited:
+                return None
+            delay = advised_s + random.uniform(0, min(1.0, self.base_s))
+        else:
+            self.faults += 1
+            if self.faults >= self.max_attempts:
+                return None
+            delay = backoff_delay(self.faults, self.base_s, self.max_backoff_s)
+            if advised_s is not None:
+                delay = max(delay, advised_s)
+        if self.elapsed + delay > self.max_seconds:
+            return None
+        return delay

@@ -1,0 +1,46 @@
+"""Tunable knobs of the client: concurrency, retry budget, timeouts, export polling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Defaults suit a real account; tests shrink the waits.
+
+    max_attempts bounds tries per call for 5xx, transport errors and invalid JSON;
+    429s that come with a server-advised wait are bounded by max_rate_limited_attempts
+    instead (waiting for a rate window is expected, not a fault). Every call also stops
+    after max_retry_seconds of retrying.
+    """
+
+    max_concurrency: int = 16
+    max_attempts: int = 8
+    max_rate_limited_attempts: int = 30
+    max_retry_seconds: float = 300.0
+    timeout_s: float = 60.0
+    connect_timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    token_timeout_s: int = 86400
+    token_refresh_fraction: float = 0.8
+    rate_limit: bool = True
+    rate_limit_margin_s: float = 0.05
+    export_poll_initial_s: float = 0.5
+    export_poll_max_s: float = 10.0
+    export_timeout_s: float = 1800.0
+    user_agent: str = "soracom-lake/0.1 (+httpx)"
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if not 60 <= self.token_timeout_s <= 172800:
+            raise ValueError(f"token_timeout_s must be within 60..172800 (API limit), got {self.token_timeout_s}")
+        if not 0 < self.token_refresh_fraction < 1:
+            raise ValueError(f"token_refresh_fraction must be within (0, 1), got {self.token_refresh_fraction}")
+        for name in ("max_retry_seconds", "timeout_s", "connect_timeout_s", "export_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

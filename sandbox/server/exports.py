@@ -1,0 +1,94 @@
+"""Exported files (billing and Air usage CSVs) and their presigned-like download URLs.
+
+An export is registered with a function that renders its bytes. `sync` mode renders at
+once and answers `{url}`; `async` answers `{exportedFileId, exportedFilePath}` and the
+file reports `processing` until `export_delay_s` has passed, then its final outcome
+(the `export_outcome` setting at creation time: `exported`, or `processing` forever, or
+`failed`). The download URL lives outside `/v1`, needs no Soracom headers, carries an
+unguessable token and expires after `download_url_ttl_s` (403, S3-style XML body).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sandbox.server.settings import SandboxSettings
+
+DOWNLOAD_PREFIX = "/_files"
+
+
+@dataclass
+class ExportRecord:
+    exported_file_id: str
+    filename: str
+    render: Callable[[], bytes]
+    created: float
+    ready_at: float
+    outcome: str
+    content: bytes | None = None
+    downloads: dict[str, float] = field(default_factory=dict)  # token -> expiry (time.time())
+
+    def status(self, now: float) -> str:
+        if now < self.ready_at:
+            return "processing"
+        return self.outcome
+
+
+class ExportRegistry:
+    """Every export of this server process, by exported file id and by download token."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self._settings = settings
+        self._by_id: dict[str, ExportRecord] = {}
+        self._by_token: dict[str, ExportRecord] = {}
+
+    def create(self, filename: str, render: Callable[[], bytes], asynchronous: bool) -> ExportRecord:
+        now = time.time()
+        record = ExportRecord(
+            exported_file_id=f"fe_{uuid.uuid4()}",
+            filename=filename,
+            render=render,
+            created=now,
+            ready_at=now + (self._settings.export_delay_s if asynchronous else 0.0),
+            outcome=self._settings.export_outcome if asynchronous else "exported",
+        )
+        self._by_id[record.exported_file_id] = record
+        return record
+
+    def get(self, exported_file_id: str) -> ExportRecord | None:
+        return self._by_id.get(exported_file_id)
+
+    def download_url(self, request: Request, record: ExportRecord) -> str:
+        """A fresh, expiring, unguessable URL on this server for the record's file."""
+        if record.content is None:
+            record.content = record.render()
+        token = secrets.token_urlsafe(32)
+        expires = time.time() + self._settings.download_url_ttl_s
+        record.downloads[token] = expires
+        self._by_token[token] = record
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return f"{base}{DOWNLOAD_PREFIX}/{token}/{record.filename}?Expires={int(expires)}"
+
+    def download(self, token: str) -> Response:
+        record = self._by_token.get(token)
+        if record is None or record.content is None:
+            return _s3_error(403, "AccessDenied", "Access Denied")
+        if time.time() >= record.downloads[token]:
+            return _s3_error(403, "AccessDenied", "Request has expired")
+        return Response(
+            record.content,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{record.filename}"'},
+        )
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")

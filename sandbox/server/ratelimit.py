@@ -1,0 +1,67 @@
+"""Per-operator, per-API, per-minute rate limiting.
+
+Fixed windows of 60 s, one per key `(operator or client address, operationId)`, each
+starting at the first call counted in it (not at the wall-clock minute), so a test
+that makes N+1 quick calls sees exactly one 429 whatever second it starts in. Every
+answer carries `X-Soracom-Ratelimit-Limit`, `-Remaining` and `-Seconds-Before-Refresh`;
+a 429 adds `Retry-After`. Calls refused with 429 do not count.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+WINDOW_S = 60.0
+
+
+@dataclass
+class Window:
+    started: float
+    used: int
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    seconds_before_refresh: int
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-Soracom-Ratelimit-Limit": str(self.limit),
+            "X-Soracom-Ratelimit-Remaining": str(self.remaining),
+            "X-Soracom-Ratelimit-Seconds-Before-Refresh": str(self.seconds_before_refresh),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.seconds_before_refresh)
+        return headers
+
+
+class RateLimiter:
+    """Fixed-window counters; `check(key, limit)` counts the call if it is allowed."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str], Window] = {}
+
+    def _window(self, key: tuple[str, str], now: float) -> Window:
+        window = self._windows.get(key)
+        if window is None or now - window.started >= WINDOW_S:
+            window = Window(started=now, used=0)
+            self._windows[key] = window
+        return window
+
+    def check(self, key: tuple[str, str], limit: int, count: bool = True) -> Decision:
+        now = time.monotonic()
+        window = self._window(key, now)
+        refresh = max(1, math.ceil(window.started + WINDOW_S - now))
+        if window.used >= limit:
+            return Decision(False, limit, 0, refresh)
+        if count:
+            window.used += 1
+        return Decision(True, limit, max(0, limit - window.used), refresh)
+
+    def reset(self) -> None:
+        self._windows.clear()
