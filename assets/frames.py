@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import polars as pl
 import pyarrow as pa
@@ -31,11 +32,14 @@ def _known_keys(shape: InputShape) -> dict[str, set[str] | None]:
     return known
 
 
-def unknown_keys(records: Sequence[Mapping[str, object]], shape: InputShape) -> dict[str, set[str]]:
-    """Keys in `records` the shape does not declare: {"": top-level keys, "cell": nested keys, ...}."""
+def unknown_keys(
+    records: Sequence[Mapping[str, object]], shape: InputShape, handled: Iterable[str] = ()
+) -> dict[str, set[str]]:
+    """Keys in `records` neither the shape declares nor the caller `handled` itself:
+    {"": top-level keys, "cell": nested keys, ...}."""
     known = _known_keys(shape)
     found: dict[str, set[str]] = {}
-    top = set().union(*map(dict.keys, records)) - known.keys() if records else set()
+    top = set().union(*map(dict.keys, records)) - known.keys() - set(handled) if records else set()
     if top:
         found[""] = top
     for key, nested in known.items():
@@ -51,9 +55,11 @@ def unknown_keys(records: Sequence[Mapping[str, object]], shape: InputShape) -> 
     return found
 
 
-def extra_column(records: Sequence[Mapping[str, object]], shape: InputShape) -> pl.Series:
+def extra_column(
+    records: Sequence[Mapping[str, object]], shape: InputShape, handled: Iterable[str] = ()
+) -> pl.Series:
     """`_extra`: JSON of the fields the shape does not know, per record (null when none)."""
-    unknown = unknown_keys(records, shape)
+    unknown = unknown_keys(records, shape, handled)
     if not unknown:
         return pl.Series("_extra", [None] * len(records), dtype=pl.Utf8)
     top = unknown.get("", set())
@@ -71,16 +77,21 @@ def extra_column(records: Sequence[Mapping[str, object]], shape: InputShape) -> 
     return pl.Series("_extra", values, dtype=pl.Utf8)
 
 
-def records_frame(records: Sequence[Mapping[str, object]], shape: InputShape) -> pl.DataFrame:
+def records_frame(
+    records: Sequence[Mapping[str, object]], shape: InputShape, handled: Iterable[str] = ()
+) -> pl.DataFrame:
     """Records -> a frame with exactly the columns of `shape` (missing keys become nulls)
-    plus `_extra`. Values of the wrong type fail loudly, naming the field."""
+    plus `_extra`. `handled` keys are read by the caller itself (not kept in `_extra`).
+    Values of the wrong type fail loudly."""
     try:
-        frame = pl.from_dicts(records, schema=dict(shape), strict=True) if records else pl.DataFrame(
-            schema=dict(shape)
+        frame = (
+            pl.from_dicts(records, schema=dict(shape), strict=True)
+            if records
+            else pl.DataFrame(schema=dict(shape))
         )
     except Exception as exc:  # polars raises several types for shape mismatches
         raise ValueError(f"API records do not match the expected shape {dict(shape)}: {exc}") from exc
-    return frame.with_columns(extra_column(records, shape))
+    return frame.with_columns(extra_column(records, shape, handled))
 
 
 def ms_to_ts(column: str) -> pl.Expr:
@@ -94,9 +105,22 @@ def s_to_ts(column: str) -> pl.Expr:
 
 
 def money(expr: pl.Expr) -> pl.Expr:
-    """A float (JSON) or string (CSV) amount -> exact decimal. Floats are rounded to 12 places,
-    which recovers the decimal the API printed."""
-    return expr.cast(PL_MONEY)
+    """A string amount (CSV) -> exact decimal."""
+    return expr.str.strip_chars().cast(PL_MONEY, strict=True)
+
+
+def money_values(name: str, values: Iterable[object]) -> pl.Series:
+    """JSON amounts -> exact decimals. A float goes through its shortest repr (what the API
+    printed), never through binary arithmetic; Decimal, int and str are taken as they are."""
+    out: list[Decimal | None] = []
+    for value in values:
+        if value is None or value == "":
+            out.append(None)
+        elif isinstance(value, bool):
+            raise ValueError(f"{name}: expected an amount, got {value!r}")
+        else:
+            out.append(Decimal(repr(value) if isinstance(value, float) else str(value)))
+    return pl.Series(name, out, dtype=PL_MONEY)
 
 
 def json_text(values: Iterable[object]) -> list[str | None]:

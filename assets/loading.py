@@ -5,10 +5,10 @@ Each source module supplies only a `fetch` coroutine (client + window -> typed f
 module owns the asyncio loop, coverages, lineage columns, the write and the metadata.
 """
 
-from __future__ import annotations
-
 import asyncio
+import contextlib
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,9 +16,10 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+from dagster import AssetExecutionContext
 
 from assets.frames import add_lineage, table_columns
-from assets.partitions import Window
+from assets.partitions import Window, window_for
 from assets.retention import Retention
 from pipelines.lake import TableSpec
 from pipelines.resources import LakeResource, SoracomResource
@@ -34,6 +35,7 @@ class Fetched:
 
 
 Fetch = Callable[[SoracomClient, Window, "Progress"], Awaitable[Fetched]]
+LakePartition = Callable[[Window], Mapping[str, object]]
 
 
 class Progress:
@@ -52,69 +54,173 @@ class Progress:
             self.info(f"{done}/{total} {what}")
 
 
-async def _fetch_coverage(
-    soracom: SoracomResource, coverage: str, window: Window, fetch: Fetch, log: Any
-) -> tuple[Fetched, dict[str, Any]]:
-    async with soracom.client(coverage) as client:
-        fetched = await fetch(client, window, Progress(log, coverage))
-        return fetched, client.stats.as_dict()
+@dataclass
+class PartitionLoad:
+    """What loading one partition did."""
+
+    window: Window
+    rows: int
+    bytes: int
+    path: str
+    api_calls: int
+    metadata: dict[str, Any]
 
 
-async def _fetch_all(
-    soracom: SoracomResource, window: Window, fetch: Fetch, log: Any
-) -> list[tuple[str, Fetched, dict[str, Any]]]:
+def _frame_of(
+    results: list[tuple[str, Fetched]], loaded_at: datetime, sort_by: list[str] | None
+) -> pl.DataFrame:
+    frames = [add_lineage(fetched.frame, coverage, loaded_at) for coverage, fetched in results]
+    frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    if sort_by and frame.height:
+        frame = frame.sort(sort_by, nulls_last=True, maintain_order=True)
+    return frame
+
+
+async def _load_windows(
+    context: AssetExecutionContext,
+    *,
+    spec: TableSpec,
+    windows: list[Window],
+    lake_partition: Callable[[Window], Mapping[str, object]],
+    soracom: SoracomResource,
+    lake: LakeResource,
+    fetch: Fetch,
+    sort_by: list[str] | None,
+) -> tuple[list[PartitionLoad], dict[str, dict[str, Any]]]:
+    """Fetch and write each window in turn, with one authenticated client per coverage."""
     coverages = soracom.coverage_list()
-    results = await asyncio.gather(*(_fetch_coverage(soracom, c, window, fetch, log) for c in coverages))
-    return [(c, fetched, stats) for c, (fetched, stats) in zip(coverages, results, strict=True)]
+    the_lake = lake.lake()
+    loads: list[PartitionLoad] = []
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {c: await stack.enter_async_context(soracom.client(c)) for c in coverages}
+        for window in windows:
+            calls_before = sum(client.stats.calls for client in clients.values())
+            loaded_at = datetime.now(UTC)
+            fetched = await asyncio.gather(
+                *(fetch(clients[c], window, Progress(context.log, c)) for c in coverages)
+            )
+            results = list(zip(coverages, fetched, strict=True))
+            frame = table_columns(_frame_of(results, loaded_at, sort_by), spec.schema, spec.partition_by)
+            written = the_lake.write_partition(spec, lake_partition(window), frame)
+            metadata: dict[str, Any] = {}
+            for coverage, one in results:
+                for key, value in one.metadata.items():
+                    metadata[f"{key}_{coverage}" if len(results) > 1 else key] = value
+            load = PartitionLoad(
+                window=window,
+                rows=written.rows,
+                bytes=written.bytes,
+                path=written.path,
+                api_calls=sum(client.stats.calls for client in clients.values()) - calls_before,
+                metadata=metadata,
+            )
+            loads.append(load)
+            context.log.info(
+                f"{spec.name} {window.key}: {load.rows} rows, {load.api_calls} API calls, "
+                f"{load.bytes} bytes -> {load.path}"
+            )
+        stats = {c: client.stats.as_dict() for c, client in clients.items()}
+    return loads, stats
 
 
-def load_partition(
-    context: dg.AssetExecutionContext,
+def load_partitions(
+    context: AssetExecutionContext,
     *,
     spec: TableSpec,
     retention: Retention,
-    window: Window,
-    partition: Mapping[str, object],
+    lake_partition: Callable[[Window], Mapping[str, object]],
     soracom: SoracomResource,
     lake: LakeResource,
     fetch: Fetch,
     sort_by: list[str] | None = None,
-    now: datetime | None = None,
 ) -> dg.MaterializeResult:
-    """Load `window` of one source from every configured coverage into one lake partition."""
+    """Load the run's partition(s) of one source from every configured coverage, one lake
+    partition per Dagster partition. A range run (backfill) checks every partition against
+    the retention window before loading any."""
     asset = context.asset_key.to_user_string()
-    retention.guard(asset, window, now or datetime.now(UTC))
+    partitions_def = context.assets_def.partitions_def
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        raise TypeError(f"{asset} must have time-window partitions, got {partitions_def}")
+    windows = [window_for(partitions_def, key) for key in context.partition_keys]
+    now = datetime.now(UTC)
+    for window in windows:
+        retention.guard(asset, window, now)
     started = time.monotonic()
-    loaded_at = datetime.now(UTC)
-    context.log.info(f"loading {asset} {window.key} ({window}) from {soracom.describe()}")
-    results = asyncio.run(_fetch_all(soracom, window, fetch, context.log))
-
-    frames = [add_lineage(fetched.frame, coverage, loaded_at) for coverage, fetched, _ in results]
-    frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-    if sort_by and frame.height:
-        frame = frame.sort(sort_by, nulls_last=True, maintain_order=True)
-    table = table_columns(frame, spec.schema, spec.partition_by)
-    written = lake.lake().write_partition(spec, partition, table)
-
-    calls = sum(stats["calls"] for _, _, stats in results)
+    span = f"{windows[0].key}" if len(windows) == 1 else f"{windows[0].key}...{windows[-1].key}"
+    context.log.info(f"loading {asset} {span} ({len(windows)} partition(s)) from {soracom.describe()}")
+    loads, stats = asyncio.run(
+        _load_windows(
+            context,
+            spec=spec,
+            windows=windows,
+            lake_partition=lake_partition,
+            soracom=soracom,
+            lake=lake,
+            fetch=fetch,
+            sort_by=sort_by,
+        )
+    )
     metadata: dict[str, Any] = {
-        "rows": dg.MetadataValue.int(written.rows),
-        "api_calls": dg.MetadataValue.int(calls),
-        "bytes": dg.MetadataValue.int(written.bytes),
-        "api_bytes_received": dg.MetadataValue.int(sum(s["bytes_received"] for _, _, s in results)),
-        "window_start": dg.MetadataValue.text(window.start.isoformat()),
-        "window_end": dg.MetadataValue.text(window.end.isoformat()),
-        "coverages": dg.MetadataValue.text(",".join(c for c, _, _ in results)),
-        "path": dg.MetadataValue.path(str(written.path)),
+        "rows": dg.MetadataValue.int(sum(load.rows for load in loads)),
+        "api_calls": dg.MetadataValue.int(sum(load.api_calls for load in loads)),
+        "bytes": dg.MetadataValue.int(sum(load.bytes for load in loads)),
+        "window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
+        "window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
+        "coverages": dg.MetadataValue.text(",".join(stats)),
         "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 3)),
         "api_stats": dg.MetadataValue.json(
-            {c: {k: v for k, v in s.items() if k != "pages_by_operation"} for c, _, s in results}
+            {c: {k: v for k, v in s.items() if k != "pages_by_operation"} for c, s in stats.items()}
         ),
     }
-    for coverage, fetched, _ in results:
-        for key, value in fetched.metadata.items():
-            metadata[f"{key}_{coverage}" if len(results) > 1 else key] = value
-    context.log.info(
-        f"{asset} {window.key}: {written.rows} rows, {calls} API calls, {written.bytes} bytes -> {written.path}"
-    )
+    if len(loads) == 1:
+        metadata["path"] = dg.MetadataValue.path(loads[0].path)
+        metadata.update(loads[0].metadata)
+    else:
+        metadata["partitions"] = dg.MetadataValue.int(len(loads))
+        metadata["rows_by_partition"] = dg.MetadataValue.json({load.window.key: load.rows for load in loads})
     return dg.MaterializeResult(metadata=metadata)
+
+
+def define_source_asset(
+    *,
+    spec: TableSpec,
+    retention: Retention,
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    lake_partition: LakePartition,
+    fetch: Fetch,
+    group: str,
+    sort_by: list[str] | None = None,
+) -> dg.AssetsDefinition:
+    """The Dagster asset of one source table (named after it).
+
+    Windowed sources take partition ranges in one run (`BackfillPolicy.single_run`, which
+    `dagster asset materialize --partition-range` requires); snapshots load one partition
+    per run, since only the latest can be taken.
+    """
+
+    def _asset(
+        context: AssetExecutionContext, soracom: SoracomResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        return load_partitions(
+            context,
+            spec=spec,
+            retention=retention,
+            lake_partition=lake_partition,
+            soracom=soracom,
+            lake=lake,
+            fetch=fetch,
+            sort_by=sort_by,
+        )
+
+    with warnings.catch_warnings():  # backfill_policy is "beta" in Dagster 1.13, and what we need
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.asset(
+            name=spec.name,
+            partitions_def=partitions_def,
+            group_name=group,
+            kinds={"parquet"},
+            pool="soracom_api",
+            description=spec.description,
+            backfill_policy=None if retention.snapshot else dg.BackfillPolicy.single_run(),
+            metadata={"table": spec.name, "retention": retention.describe()},
+        )(_asset)

@@ -19,9 +19,7 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, tim
 # Closed UTC hours: the last partition is the previous hour.
 hourly_partitions = dg.HourlyPartitionsDefinition(start_date=f"{PARTITIONS_START}-00:00", timezone="UTC")
 # Billing months up to and including the current (preliminary) month.
-monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=PARTITIONS_START, timezone="UTC", end_offset=1
-)
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +73,16 @@ def month_value(window: Window) -> str:
     return window.start.strftime("%Y-%m")
 
 
+def by_day(window: Window) -> dict[str, object]:
+    """Lake partition of a daily table: `date=2026-11-29`."""
+    return {"date": day_value(window)}
+
+
+def by_month(window: Window) -> dict[str, object]:
+    """Lake partition of a monthly table: `month=2026-11`."""
+    return {"month": month_value(window)}
+
+
 def month_start(moment: datetime, months_back: int = 0) -> datetime:
     """First instant (UTC) of the month `months_back` months before the one holding `moment`."""
     index = moment.year * 12 + (moment.month - 1) - months_back
@@ -83,6 +91,13 @@ def month_start(moment: datetime, months_back: int = 0) -> datetime:
 
 def day_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def latest_key(partitions_def: dg.TimeWindowPartitionsDefinition, now: datetime) -> str | None:
+    """The newest partition key that exists at `now` (the latest closed window, or the current
+    month for billing)."""
+    keys = partitions_def.get_partition_keys(current_time=now)
+    return keys[-1] if keys else None
 
 
 def last_days(now: datetime, days: int) -> list[str]:

@@ -78,7 +78,8 @@ class Retention:
         """Raise a non-retryable `dagster.Failure` if Soracom no longer holds `window`."""
         if window.start > now:
             raise dg.Failure(
-                description=f"{asset} partition {window.key} ({window}) is in the future: nothing to load yet.",
+                description=f"{asset} partition {window.key} ({window}) is in the future: "
+                "nothing to load yet.",
                 allow_retries=False,
             )
         oldest = self.oldest_start(now)

@@ -5,21 +5,17 @@ concurrently within the rate limit. SIMs that provably had no session event in t
 are skipped (see `may_have_events`); at 100k SIMs most of a day's calls are saved that way.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
-import dagster as dg
 import polars as pl
 import pyarrow as pa
 
 from assets.frames import TIMESTAMP, ms_to_ts, records_frame
-from assets.loading import Fetched, Progress, load_partition
-from assets.partitions import Window, context_window, daily_partitions, day_value
+from assets.loading import Fetched, Progress, define_source_asset
+from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import SESSION_EVENTS
 from pipelines.lake import TableSpec
-from pipelines.resources import LakeResource, SoracomResource
 from pipelines.soracom import SoracomClient
 
 PROGRESS_EVERY = 1000  # log a progress line every N SIMs
@@ -128,12 +124,17 @@ def events_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
         pl.col("subscription"),
         pl.col("dns0"),
         pl.col("dns1"),
-        *(cell.struct.field(f).alias(f"cell_{f}") for f in ("mcc", "mnc", "tac", "eci", "lac", "ci", "rac", "sac")),
+        *(
+            cell.struct.field(f).alias(f"cell_{f}")
+            for f in ("mcc", "mnc", "tac", "eci", "lac", "ci", "rac", "sac")
+        ),
         cell.struct.field("radioType").alias("cell_radio_type"),
         pl.col("_extra"),
     )
     frame = frame.filter(pl.col("time_ms").is_between(window.start_ms, window.end_ms, closed="left"))
-    return frame.unique(subset=["sim_id", "time_ms", "event", "session_id"], keep="first", maintain_order=True)
+    return frame.unique(
+        subset=["sim_id", "time_ms", "event", "session_id"], keep="first", maintain_order=True
+    )
 
 
 def _ms(value: object) -> int | None:
@@ -195,30 +196,20 @@ async def fetch_session_events(client: SoracomClient, window: Window, progress: 
     frame = pl.concat(frames) if frames else events_frame([], window)
     return Fetched(
         frame,
-        {"sims_listed": len(sims), "sims_fetched": len(candidates), "sims_skipped": len(sims) - len(candidates)},
+        {
+            "sims_listed": len(sims),
+            "sims_fetched": len(candidates),
+            "sims_skipped": len(sims) - len(candidates),
+        },
     )
 
 
-@dg.asset(
+session_events = define_source_asset(
+    spec=SPEC,
+    retention=SESSION_EVENTS,
     partitions_def=daily_partitions,
-    group_name="sessions",
-    kinds={"parquet"},
-    pool="soracom_api",
-    description=SPEC.description,
-    metadata={"table": SPEC.name, "retention": SESSION_EVENTS.describe()},
+    lake_partition=by_day,
+    fetch=fetch_session_events,
+    group="sessions",
+    sort_by=["coverage", "sim_id", "time_ms", "event"],
 )
-def session_events(
-    context: dg.AssetExecutionContext, soracom: SoracomResource, lake: LakeResource
-) -> dg.MaterializeResult:
-    window = context_window(context)
-    return load_partition(
-        context,
-        spec=SPEC,
-        retention=SESSION_EVENTS,
-        window=window,
-        partition={"date": day_value(window)},
-        soracom=soracom,
-        lake=lake,
-        fetch=fetch_session_events,
-        sort_by=["coverage", "sim_id", "time_ms", "event"],
-    )

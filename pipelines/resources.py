@@ -16,7 +16,13 @@ from pydantic import Field
 
 from pipelines import settings
 from pipelines.lake import Lake
-from pipelines.soracom import ClientSettings, Credentials, SoracomClient, resolve_credentials, resolve_endpoint
+from pipelines.soracom import (
+    ClientSettings,
+    Credentials,
+    SoracomClient,
+    resolve_credentials,
+    resolve_endpoint,
+)
 
 
 class SoracomResource(dg.ConfigurableResource):

@@ -83,6 +83,12 @@ def build_catalog(
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        # A WAL next to the old catalog (left by a read-write session) belongs to the old file;
+        # DuckDB would try to replay it into the new one. The catalog holds no data of its own.
+        stale_wal = target.with_name(target.name + ".wal")
+        if stale_wal.exists():
+            log.warning("catalog: removing %s left by a read-write session on the old catalog", stale_wal)
+            stale_wal.unlink(missing_ok=True)
     return target
 
 

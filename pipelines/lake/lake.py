@@ -112,12 +112,29 @@ class Lake:
             return pl.from_arrow(spec.schema.empty_table())
         return pl.from_arrow(pa.concat_tables(tables))
 
+    def scan(self, spec: TableSpec) -> pl.LazyFrame:
+        """A lazy Polars scan of the whole table (Hive columns typed by the spec), for large reads."""
+        if not self.partitions(spec):
+            return pl.from_arrow(spec.schema.empty_table()).lazy()
+        polars_schema = pl.from_arrow(spec.schema.empty_table()).schema
+        hive_schema = {c: polars_schema[c] for c in spec.partition_by}
+        frame = pl.scan_parquet(
+            self.table_glob(spec),
+            hive_partitioning=bool(spec.partition_by),
+            hive_schema=hive_schema or None,
+            missing_columns="insert",
+        )
+        return frame.select(spec.schema.names)
+
     def _read_file(self, spec: TableSpec, values: Mapping[str, object]) -> pa.Table:
-        path = self.storage.uri(self.partition_key(spec, values))
+        key = self.partition_key(spec, values)
         try:
-            stored = pq.read_table(path)
+            # One handle for the whole read: a path-based reader may reopen the file and, if the
+            # partition is rewritten meanwhile, mix the old file's footer with the new file's pages.
+            with self.storage.open_read(key) as handle:
+                stored = pq.read_table(handle)
         except (OSError, pa.ArrowInvalid) as error:
-            raise LakeError(f"table {spec.name!r}: cannot read {path}: {error}") from error
+            raise LakeError(f"table {spec.name!r}: cannot read {self.storage.uri(key)}: {error}") from error
         columns = []
         for field in spec.schema:
             if field.name in values:

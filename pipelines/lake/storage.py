@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pipelines.lake.errors import LakeError
 
@@ -40,6 +40,10 @@ class Storage(Protocol):
 
     def list_dir(self, key: str) -> list[str]:
         """Names directly under `key` (sorted); empty when `key` does not exist."""
+        ...
+
+    def open_read(self, key: str) -> BinaryIO:
+        """One handle on one version of `key`: a read through it cannot mix old and new versions."""
         ...
 
     def atomic_write(self, key: str) -> contextlib.AbstractContextManager[str]:
@@ -97,6 +101,9 @@ class LocalStorage:
             return sorted(os.listdir(self.path(key)))
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+    def open_read(self, key: str) -> BinaryIO:
+        return open(self.path(key), "rb")  # the caller closes it
 
     def make_dirs(self, folder: Path) -> None:
         """Create `folder` and missing parents as 0755 (chmod after mkdir: the umask cannot change it)."""

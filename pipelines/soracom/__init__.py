@@ -1,0 +1,49 @@
+"""Soracom API client: auth, pagination, retries, rate limits and exports.
+
+Plain asyncio + httpx, no Dagster. See docs/client.md for configuration.
+"""
+
+from .api import SoracomClient
+from .client import ApiResponse, CoreClient
+from .credentials import Credentials, load_profile, profile_path, resolve_credentials
+from .csv import parse_csv
+from .endpoints import COVERAGE_ENDPOINTS, api_base_url, resolve_endpoint
+from .errors import (
+    CredentialsError,
+    ExportError,
+    PaginationLoopError,
+    SoracomAPIError,
+    SoracomAuthError,
+    SoracomError,
+    SoracomRetryError,
+)
+from .settings import ClientSettings
+from .stats import ClientStats
+from .times import to_epoch_ms, to_epoch_s, yyyymm, yyyymmdd
+
+__all__ = [
+    "COVERAGE_ENDPOINTS",
+    "ApiResponse",
+    "ClientSettings",
+    "ClientStats",
+    "CoreClient",
+    "Credentials",
+    "CredentialsError",
+    "ExportError",
+    "PaginationLoopError",
+    "SoracomAPIError",
+    "SoracomAuthError",
+    "SoracomClient",
+    "SoracomError",
+    "SoracomRetryError",
+    "api_base_url",
+    "load_profile",
+    "parse_csv",
+    "profile_path",
+    "resolve_credentials",
+    "resolve_endpoint",
+    "to_epoch_ms",
+    "to_epoch_s",
+    "yyyymm",
+    "yyyymmdd",
+]

@@ -110,14 +110,18 @@ class TokenManager:
             await self._authenticate()
 
     async def _authenticate(self) -> None:
-        body = dict(self._credentials.auth_body())
+        creds = self._credentials
+        body = dict(creds.auth_body())
         body["tokenTimeoutSeconds"] = self._settings.token_timeout_s
         try:
             data = await self._send("POST", "/auth", body, "auth", None)
         except SoracomAPIError as exc:
             raise SoracomAuthError(
-                exc.call, exc.status, exc.code, exc.message,
-                hint=f"check the credentials of {self._credentials.principal} (from {self._credentials.source})",
+                exc.call,
+                exc.status,
+                exc.code,
+                exc.message,
+                hint=f"check the credentials of {creds.principal} (from {creds.source})",
             ) from None
         if not isinstance(data, dict) or not data.get("apiKey") or not data.get("token"):
             raise SoracomError("POST /auth (auth) answered without apiKey and token")
@@ -135,8 +139,11 @@ class TokenManager:
         timeout = self._settings.token_timeout_s
         try:
             data = await self._send(
-                "POST", f"/operators/{self.operator_id}/token", {"tokenTimeoutSeconds": timeout},
-                "generateAuthToken", self._headers(),
+                "POST",
+                f"/operators/{self.operator_id}/token",
+                {"tokenTimeoutSeconds": timeout},
+                "generateAuthToken",
+                self._headers(),
             )
         except SoracomAPIError as exc:
             log.info("token renewal refused (HTTP %s); authenticating again", exc.status)

@@ -36,7 +36,9 @@ class Credentials:
     source: str = "explicit arguments"
 
     @classmethod
-    def auth_key_pair(cls, auth_key_id: str, auth_key: str, source: str = "explicit arguments") -> Credentials:
+    def auth_key_pair(
+        cls, auth_key_id: str, auth_key: str, source: str = "explicit arguments"
+    ) -> Credentials:
         return cls("auth_key", auth_key_id=auth_key_id, auth_key=auth_key, source=source)
 
     @classmethod
@@ -59,9 +61,7 @@ class Credentials:
             raise CredentialsError(f"unknown credential kind {self.kind!r}: use auth_key, root or sam_user")
         missing = [name for name in needed if not getattr(self, name)]
         if missing:
-            raise CredentialsError(
-                f"{self.kind} credentials from {self.source} lack {', '.join(missing)}"
-            )
+            raise CredentialsError(f"{self.kind} credentials from {self.source} lack {', '.join(missing)}")
 
     @property
     def principal(self) -> str:
@@ -87,7 +87,8 @@ class Credentials:
 
 
 def profile_path(
-    profile: str | None = None, profile_dir: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+    profile_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Path:
     """Path of a soracom-cli profile: `<SORACOM_PROFILE_DIR or ~/.soracom>/<name>.json`."""
@@ -135,7 +136,12 @@ def _from_fields(fields: Mapping[str, Any], source: str) -> Credentials | None:
         return str(value) if value not in (None, "") else None
 
     key_id, key = get("auth_key_id"), get("auth_key")
-    email, operator_id, user_name, password = get("email"), get("operator_id"), get("user_name"), get("password")
+    email, operator_id, user_name, password = (
+        get("email"),
+        get("operator_id"),
+        get("user_name"),
+        get("password"),
+    )
     if key_id or key:
         if not (key_id and key):
             raise CredentialsError(f"{source}: an auth key needs both the auth key id and the auth key")
@@ -174,16 +180,27 @@ def resolve_credentials(
     """
     env = os.environ if env is None else env
     explicit = _from_fields(
-        {"auth_key_id": auth_key_id, "auth_key": auth_key, "email": email, "password": password,
-         "operator_id": operator_id, "user_name": user_name},
+        {
+            "auth_key_id": auth_key_id,
+            "auth_key": auth_key,
+            "email": email,
+            "password": password,
+            "operator_id": operator_id,
+            "user_name": user_name,
+        },
         "explicit arguments",
     )
     if explicit:
         return explicit
     from_env = _from_fields(
-        {"auth_key_id": env.get("SORACOM_AUTH_KEY_ID"), "auth_key": env.get("SORACOM_AUTH_KEY"),
-         "email": env.get("SORACOM_EMAIL"), "password": env.get("SORACOM_PASSWORD"),
-         "operator_id": env.get("SORACOM_OPERATOR_ID"), "user_name": env.get("SORACOM_USER_NAME")},
+        {
+            "auth_key_id": env.get("SORACOM_AUTH_KEY_ID"),
+            "auth_key": env.get("SORACOM_AUTH_KEY"),
+            "email": env.get("SORACOM_EMAIL"),
+            "password": env.get("SORACOM_PASSWORD"),
+            "operator_id": env.get("SORACOM_OPERATOR_ID"),
+            "user_name": env.get("SORACOM_USER_NAME"),
+        },
         "environment variables",
     )
     if from_env:
@@ -197,9 +214,14 @@ def resolve_credentials(
         )
     data = load_profile(path)
     from_profile = _from_fields(
-        {"auth_key_id": data.get("authKeyId"), "auth_key": data.get("authKey"), "email": data.get("email"),
-         "password": data.get("password"), "operator_id": data.get("operatorId"),
-         "user_name": data.get("username") or data.get("userName")},
+        {
+            "auth_key_id": data.get("authKeyId"),
+            "auth_key": data.get("authKey"),
+            "email": data.get("email"),
+            "password": data.get("password"),
+            "operator_id": data.get("operatorId"),
+            "user_name": data.get("username") or data.get("userName"),
+        },
         f"profile {path}",
     )
     if from_profile is None:

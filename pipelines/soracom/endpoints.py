@@ -26,7 +26,9 @@ def coverage_endpoint(coverage: str) -> str:
     try:
         return COVERAGE_ENDPOINTS[coverage]
     except KeyError:
-        raise CredentialsError(f"unknown coverage type {coverage!r}: use 'jp' (Japan) or 'g' (global)") from None
+        raise CredentialsError(
+            f"unknown coverage type {coverage!r}: use 'jp' (Japan) or 'g' (global)"
+        ) from None
 
 
 def check_endpoint(endpoint: str) -> str:

@@ -30,9 +30,7 @@ class SoracomAPIError(SoracomError):
 class SoracomAuthError(SoracomAPIError):
     """Authentication failed, or a token was refused even after re-authenticating."""
 
-    def __init__(
-        self, call: str, status: int, code: str | None, message: str | None, hint: str = ""
-    ) -> None:
+    def __init__(self, call: str, status: int, code: str | None, message: str | None, hint: str = "") -> None:
         super().__init__(call, status, code, message)
         if hint:
             self.args = (f"{self.args[0]}. {hint}",)

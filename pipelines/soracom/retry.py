@@ -56,7 +56,10 @@ def server_advised_wait(headers: Mapping[str, str]) -> float | None:
     """The longest wait the server asked for, if it asked."""
     waits = [
         w
-        for w in (parse_retry_after(headers.get("retry-after")), parse_seconds(headers.get(RATE_LIMIT_REFRESH_HEADER)))
+        for w in (
+            parse_retry_after(headers.get("retry-after")),
+            parse_seconds(headers.get(RATE_LIMIT_REFRESH_HEADER)),
+        )
         if w is not None
     ]
     return max(waits) if waits else None
@@ -66,7 +69,12 @@ class RetryBudget:
     """Bounded attempts and bounded total time for one call."""
 
     def __init__(
-        self, max_attempts: int, max_rate_limited: int, max_seconds: float, base_s: float, max_backoff_s: float
+        self,
+        max_attempts: int,
+        max_rate_limited: int,
+        max_seconds: float,
+        base_s: float,
+        max_backoff_s: float,
     ) -> None:
         self.max_attempts = max_attempts
         self.max_rate_limited = max_rate_limited

@@ -38,9 +38,13 @@ class ClientSettings:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
         if not 60 <= self.token_timeout_s <= 172800:
-            raise ValueError(f"token_timeout_s must be within 60..172800 (API limit), got {self.token_timeout_s}")
+            raise ValueError(
+                f"token_timeout_s must be within 60..172800 (API limit), got {self.token_timeout_s}"
+            )
         if not 0 < self.token_refresh_fraction < 1:
-            raise ValueError(f"token_refresh_fraction must be within (0, 1), got {self.token_refresh_fraction}")
+            raise ValueError(
+                f"token_refresh_fraction must be within (0, 1), got {self.token_refresh_fraction}"
+            )
         for name in ("max_retry_seconds", "timeout_s", "connect_timeout_s", "export_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

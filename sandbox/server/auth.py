@@ -36,18 +36,20 @@ class Principal:
 def check_credentials(body: dict[str, Any], settings: SandboxSettings, operator_id: str) -> str | None:
     """Return the SAM user name (or None for root/auth key) if `body` holds valid credentials."""
     if "authKeyId" in body or "authKey" in body:
-        if body.get("authKeyId") == settings.auth_key_id and body.get("authKey") == settings.auth_key:
-            return None
+        valid = body.get("authKeyId") == settings.auth_key_id and body.get("authKey") == settings.auth_key
+        user_name = None
     elif "email" in body:
-        if body.get("email") == settings.email and body.get("password") == settings.password:
-            return None
-    elif "userName" in body or "operatorId" in body:
-        if (
+        valid = body.get("email") == settings.email and body.get("password") == settings.password
+        user_name = None
+    else:
+        valid = (
             body.get("operatorId") == operator_id
             and body.get("userName") == settings.sam_user_name
             and body.get("password") == settings.sam_user_password
-        ):
-            return settings.sam_user_name
+        )
+        user_name = settings.sam_user_name
+    if valid:
+        return user_name
     raise ApiError(
         401,
         AUTH_FAILED,
@@ -59,7 +61,11 @@ def check_credentials(body: dict[str, Any], settings: SandboxSettings, operator_
 def token_timeout(body: dict[str, Any], settings: SandboxSettings, shape: str = "simple") -> float:
     """The lifetime of a new token: the requested timeout, capped by the token_ttl setting."""
     requested = body.get("tokenTimeoutSeconds", DEFAULT_TOKEN_TIMEOUT_S)
-    if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= MAX_TOKEN_TIMEOUT_S:
+    if (
+        isinstance(requested, bool)
+        or not isinstance(requested, int)
+        or not 1 <= requested <= MAX_TOKEN_TIMEOUT_S
+    ):
         raise bad_request(
             f"tokenTimeoutSeconds must be an integer from 1 to {MAX_TOKEN_TIMEOUT_S}, got {requested!r}",
             shape,  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -20,8 +19,17 @@ from starlette.responses import Response
 
 from sandbox.server.audit import audit_entry
 from sandbox.server.auth import Principal
-from sandbox.server.errors import INTERNAL, RATE_LIMITED, TOKEN_EXPIRED, ApiError, Shape, bad_request, error_response
+from sandbox.server.errors import (
+    INTERNAL,
+    RATE_LIMITED,
+    TOKEN_EXPIRED,
+    ApiError,
+    Shape,
+    bad_request,
+    error_response,
+)
 from sandbox.server.faults import DroppedResponse
+from sandbox.server.jsonbody import dumps
 from sandbox.server.state import COVERAGE_PREFIX, SandboxState
 
 log = logging.getLogger("sandbox.server")
@@ -55,14 +63,18 @@ class Call:
         try:
             return int(raw)
         except ValueError:
-            raise bad_request(f"query parameter {name!r} must be an integer, got {raw!r}", self.error_shape) from None
+            raise bad_request(
+                f"query parameter {name!r} must be an integer, got {raw!r}", self.error_shape
+            ) from None
 
     def choice_query(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
         raw = self.query(name)
         if raw is None:
             return default
         if raw not in choices:
-            raise bad_request(f"query parameter {name!r} must be one of {', '.join(choices)}; got {raw!r}", self.error_shape)
+            raise bad_request(
+                f"query parameter {name!r} must be one of {', '.join(choices)}; got {raw!r}", self.error_shape
+            )
         return raw
 
     async def json_body(self) -> dict[str, Any]:
@@ -78,15 +90,13 @@ class Call:
         return body
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def json_response(data: Any, headers: dict[str, str] | None = None, status: int = 200) -> Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Response(dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def json_array_response(parts: list[bytes], headers: dict[str, str] | None = None) -> Response:
+    """A JSON array from items already encoded (cached renderings)."""
+    return Response(b"[" + b",".join(parts) + b"]", headers=headers, media_type="application/json")
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -103,6 +113,7 @@ class Operation:
     authenticated: bool = True
     error_shape: Shape = "simple"
     expired_token_status: int = 401
+    cache_answers: bool = False  # a pure function of the fixed world: keep 200 bodies by URL
 
     @property
     def api_kind(self) -> str:
@@ -120,7 +131,22 @@ def _authenticate(op: Operation, state: SandboxState, request: Request, coverage
         raise
 
 
-def make_endpoint(op: Operation, state: SandboxState, coverage: str) -> Callable[[Request], Awaitable[Response]]:
+async def _answer(op: Operation, call: Call) -> Response:
+    if not op.cache_answers:
+        return await op.handler(call)
+    key = (call.coverage, call.request.url.path, call.request.url.query)
+    body = call.state.answers.get(key)
+    if body is not None:
+        return Response(body, media_type="application/json")
+    response = await op.handler(call)
+    if response.status_code == 200:
+        call.state.answers.put(key, bytes(response.body))
+    return response
+
+
+def make_endpoint(
+    op: Operation, state: SandboxState, coverage: str
+) -> Callable[[Request], Awaitable[Response]]:
     prefix = COVERAGE_PREFIX[coverage]
 
     async def endpoint(request: Request) -> Response:
@@ -151,7 +177,7 @@ def make_endpoint(op: Operation, state: SandboxState, coverage: str) -> Callable
             if injected is not None:
                 stats.errors_injected += 1
                 raise ApiError(injected, INTERNAL, "Injected sandbox fault: retry later.", "wrapped")
-            response = await op.handler(call)
+            response = await _answer(op, call)
         except ApiError as error:
             if error.status == 401:
                 stats.unauthorized += 1
@@ -160,7 +186,9 @@ def make_endpoint(op: Operation, state: SandboxState, coverage: str) -> Callable
             log.exception("sandbox handler %s failed", op.operation_id)
             response = error_response(ApiError(500, INTERNAL, "Internal sandbox error.", "wrapped"))
         if decision is None:
-            decision = state.limiter.check((client, op.operation_id), settings.rate_limit_per_minute, count=False)
+            decision = state.limiter.check(
+                (client, op.operation_id), settings.rate_limit_per_minute, count=False
+            )
         response.headers.update(decision.headers())
         stats.statuses[response.status_code] += 1
         if call.principal is not None:

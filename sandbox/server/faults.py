@@ -26,6 +26,11 @@ class FaultInjector:
         self._seed = settings.fault_seed
         self._rng = random.Random(self._seed)
 
+    def reseed(self) -> None:
+        """Restart the fault sequence from the `fault_seed` setting."""
+        self._seed = self._settings.fault_seed
+        self._rng = random.Random(self._seed)
+
     def _random(self) -> float:
         if self._settings.fault_seed != self._seed:
             self._seed = self._settings.fault_seed

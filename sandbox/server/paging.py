@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import zlib
 from collections.abc import Callable, Sequence
@@ -158,17 +159,32 @@ def narrow_window(cursor: TimeCursor | None, from_ms: int, to_ms: int, descendin
     return max(from_ms, cursor.time), to_ms
 
 
+def first_at_or_after_cursor(
+    items: Sequence[dict], cursor: TimeCursor | None, time_of: Callable[[dict], int], descending: bool
+) -> int:
+    """Index of the first item of the whole (un-narrowed) list at or past the cursor's time."""
+    if cursor is None:
+        return 0
+    if descending:
+        return bisect.bisect_left(items, -cursor.time, key=lambda item: -time_of(item))
+    return bisect.bisect_left(items, cursor.time, key=time_of)
+
+
 def time_page(
     items: Sequence[dict],
     cursor: TimeCursor | None,
     size: int,
     time_of: Callable[[dict], int],
+    offset: int = 0,
 ) -> tuple[list[dict], str | None]:
-    """Skip what `cursor` already returned, take `size` items, and build the next cursor."""
-    start = 0
+    """From `offset`, skip what `cursor` already returned at its time, take `size` items,
+    and build the next cursor."""
+    start = offset
     if cursor is not None:
-        while start < len(items) and start < cursor.done and time_of(items[start]) == cursor.time:
+        skipped = 0
+        while start < len(items) and skipped < cursor.done and time_of(items[start]) == cursor.time:
             start += 1
+            skipped += 1
     page = list(items[start : start + size])
     if start + size >= len(items) or not page:
         return page, None
@@ -179,5 +195,5 @@ def time_page(
             break
         same += 1
     if cursor is not None and last == cursor.time and same == len(page):
-        same += start
+        same += start - offset
     return page, encode_cursor(["t", last, same])

@@ -7,11 +7,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sandbox.server.auth import TokenStore
+from sandbox.server.cache import Lru
 from sandbox.server.exports import ExportRegistry
 from sandbox.server.faults import FaultInjector
+from sandbox.server.jsonbody import dumps
 from sandbox.server.ratelimit import RateLimiter
 from sandbox.server.settings import SandboxSettings
 from sandbox.server.stats import ServerStats
+from sandbox.world.sim_view import subscriber_dict
 
 if TYPE_CHECKING:
     from sandbox.world import World
@@ -19,15 +22,24 @@ if TYPE_CHECKING:
 COVERAGE_PREFIX = {"jp": "", "g": "/g"}
 
 
-class Inventory:
-    """Id lists of one coverage in page order, with positions for cursor lookups.
+SIM_CACHE_SIZE = 50_000  # rendered SIM objects kept (about 1.5 KB each)
+LIST_CACHE_SIZE = 64  # time lists kept while a client pages through them
+ANSWER_CACHE_SIZE = 512  # whole answers of operations that only read the fixed world
 
-    Built once: the inventory is "as of now" and `now` is fixed for a server's life.
+
+class Inventory:
+    """Id lists of one coverage in page order, with positions for cursor lookups, and the
+    SIM and subscriber objects already rendered.
+
+    The inventory is "as of now" and `now` is fixed for a server's life, so all of this
+    is computed once.
     """
 
     def __init__(self, world: World, coverage: str) -> None:
         self._world = world
         self._coverage = coverage
+        self._sim_json: Lru[bytes] = Lru(SIM_CACHE_SIZE)
+        self._subscribers: Lru[dict] = Lru(SIM_CACHE_SIZE)
 
     @cached_property
     def sim_ids(self) -> list[str]:
@@ -39,12 +51,38 @@ class Inventory:
 
     @cached_property
     def imsis(self) -> list[str]:
-        found: list[str] = []
-        for sim_id in self.sim_ids:
-            sim = self._world.sim(sim_id) or {}
-            for profile in (sim.get("profiles") or {}).values():
-                found.extend((profile.get("subscribers") or {}).keys())
-        return sorted(found)
+        """Every IMSI of the coverage, sorted (the order /subscribers pages them).
+
+        Read from the world's inventory index: going through `sims()` would render every
+        SIM object, too slow for 100k SIMs.
+        """
+        inv = self._world.inv
+        in_coverage = self.sim_index
+        return sorted(imsi for imsi, (i, _) in inv.index_of_imsi.items() if inv.sim_id[i] in in_coverage)
+
+    def sims_json(self, sim_ids: list[str]) -> list[bytes]:
+        """The JSON of each SIM, rendering the ones not cached in one bulk world call."""
+        cached = [self._sim_json.get(sim_id) for sim_id in sim_ids]
+        missing = [sim_id for sim_id, body in zip(sim_ids, cached, strict=True) if body is None]
+        if missing:
+            for sim in self._world.sims(missing):
+                self._sim_json.put(sim["simId"], dumps(sim))
+            cached = [self._sim_json.get(sim_id) or b"" for sim_id in sim_ids]
+        return cached  # type: ignore[return-value]
+
+    def subscribers(self, imsis: list[str]) -> list[dict]:
+        """Subscriber objects of the IMSIs, rendering the ones not cached in one bulk world call."""
+        found = {imsi: self._subscribers.get(imsi) for imsi in imsis}
+        missing = [imsi for imsi, sub in found.items() if sub is None]
+        if missing:
+            inv = self._world.inv
+            owners = {imsi: inv.sim_id[inv.index_of_imsi[imsi][0]] for imsi in missing}
+            sims = {sim["simId"]: sim for sim in self._world.sims(sorted(set(owners.values())))}
+            for imsi in missing:
+                sub = subscriber_dict(sims[owners[imsi]], imsi)
+                self._subscribers.put(imsi, sub)
+                found[imsi] = sub
+        return [found[imsi] for imsi in imsis]  # type: ignore[misc]
 
     @cached_property
     def imsi_index(self) -> dict[str, int]:
@@ -69,6 +107,8 @@ class SandboxState:
         self.exports = ExportRegistry(self.settings)
         self.stats = ServerStats()
         self.inventories = {cov: Inventory(world, cov) for cov in world.coverages}
+        self.lists: Lru[list[dict]] = Lru(LIST_CACHE_SIZE)
+        self.answers: Lru[bytes] = Lru(ANSWER_CACHE_SIZE)
         self._started = time.monotonic()
 
     @property

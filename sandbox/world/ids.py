@@ -13,7 +13,7 @@ from sandbox.world.hashing import hash64
 
 # per coverage: prefixes of the digit strings
 SIM_ID_PREFIX = {"jp": "89811", "g": "89423"}
-ICCID_PREFIX = {"jp": "8981100", "g": "8942310"}
+ICCID_PREFIX = {"jp": "8981100", "g": "8988230"}
 IMSI_PREFIX = {"jp": "44010", "g": "29505"}
 MSISDN_PREFIX = {"jp": "8170", "g": "8823"}
 

@@ -41,6 +41,14 @@ JP_MNCS: tuple[int, ...] = (10, 20, 51)
 _S = 200  # hash stream base of this module
 
 
+PROFILE_CUM = (0.35, 0.85)  # always_on, periodic, sparse
+
+
+def always_on(seed: int, sim: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Whether SIMs hold near-continuous sessions (same draw as Inventory.profile == 0)."""
+    return uniform(seed, _S + 11, sim) < PROFILE_CUM[0]
+
+
 def _pick(u: NDArray[np.float64], cum: tuple[float, ...]) -> NDArray[np.int8]:
     return np.searchsorted(np.asarray(cum), u, side="right").astype(np.int8)
 
@@ -84,7 +92,9 @@ class Inventory:
 
     @classmethod
     def build(cls, seed: int, n: int, coverages: tuple[str, ...], now: datetime) -> Inventory:
-        anchor_ms = to_ms(ANCHOR) if now >= ANCHOR + timedelta(days=1) else (to_ms(now) // DAY_MS - 1) * DAY_MS
+        anchor_ms = (
+            to_ms(ANCHOR) if now >= ANCHOR + timedelta(days=1) else (to_ms(now) // DAY_MS - 1) * DAY_MS
+        )
         i = np.arange(n, dtype=np.int64)
 
         def u(k: int) -> NDArray[np.float64]:
@@ -94,7 +104,7 @@ class Inventory:
         created = anchor_ms - (u(1) * CREATION_SPAN_MS).astype(np.int64)
         final = _pick(u(2), (0.83, 0.88, 0.90, 0.92, 0.97))  # active..terminated, rest ready
         activated = np.where(final == READY, NEVER, created + (u(3) * 5 * DAY_MS).astype(np.int64))
-        late_end = anchor_ms + 300 * DAY_MS
+        late_end = anchor_ms + 540 * DAY_MS
         change = np.where(
             (final != ACTIVE) & (final != READY),
             activated + (u(4) * np.maximum(late_end - activated, DAY_MS)).astype(np.int64),
@@ -106,11 +116,12 @@ class Inventory:
             np.int8
         )
         sc_change = np.where(
-            changes_sc, activated + (u(8) * np.maximum(late_end + 200 * DAY_MS - activated, DAY_MS)).astype(
-                np.int64), NEVER
+            changes_sc,
+            activated + (u(8) * np.maximum(late_end + 200 * DAY_MS - activated, DAY_MS)).astype(np.int64),
+            NEVER,
         )
         group = np.where(u(9) < 0.15, -1, (u(10) * len(GROUP_NAMES)).astype(np.int16)).astype(np.int16)
-        profile = _pick(u(11), (0.35, 0.85))
+        profile = _pick(u(11), PROFILE_CUM)
         z = np.sqrt(-2.0 * np.log(1.0 - u(12))) * np.cos(2.0 * np.pi * u(13))
         rate = np.maximum(1, np.exp(np.log(20.0) + 0.9 * z)).astype(np.int64)  # bytes/s at mean weight
         dual = u(14) < 0.03
@@ -153,13 +164,38 @@ class Inventory:
         index_of_imsi = {s: (k, 0) for k, s in enumerate(imsi[0])}
         index_of_imsi.update({imsi[1][k]: (k, 1) for k in np.flatnonzero(dual).tolist()})
         return cls(
-            seed=seed, n=n, coverage_names=coverages, anchor_ms=anchor_ms, cov=cov, created_ms=created,
-            activated_ms=activated, final_status=final, change_ms=change, sc0=sc0, sc1=sc1,
-            sc_change_ms=sc_change, group=group, profile=profile, rate_bps=rate, dual=dual,
-            harvest_kind=harvest_kind, harvest_period_ms=harvest_period, napter=napter,
-            window_offset_ms=window_offset, mcc=mcc, mnc=mnc, tac=tac, eci=eci, radio=radio,
-            sim_id=sim_id, iccid=iccid, imsi=imsi, msisdn=msisdn, group_ids=group_ids,
-            index_of_sim={s: k for k, s in enumerate(sim_id)}, index_of_imsi=index_of_imsi,
+            seed=seed,
+            n=n,
+            coverage_names=coverages,
+            anchor_ms=anchor_ms,
+            cov=cov,
+            created_ms=created,
+            activated_ms=activated,
+            final_status=final,
+            change_ms=change,
+            sc0=sc0,
+            sc1=sc1,
+            sc_change_ms=sc_change,
+            group=group,
+            profile=profile,
+            rate_bps=rate,
+            dual=dual,
+            harvest_kind=harvest_kind,
+            harvest_period_ms=harvest_period,
+            napter=napter,
+            window_offset_ms=window_offset,
+            mcc=mcc,
+            mnc=mnc,
+            tac=tac,
+            eci=eci,
+            radio=radio,
+            sim_id=sim_id,
+            iccid=iccid,
+            imsi=imsi,
+            msisdn=msisdn,
+            group_ids=group_ids,
+            index_of_sim={s: k for k, s in enumerate(sim_id)},
+            index_of_imsi=index_of_imsi,
         )
 
     # --- per-SIM facts ---------------------------------------------------------------

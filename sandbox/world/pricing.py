@@ -24,10 +24,20 @@ DATA_PRICE_NANO: dict[str, tuple[int, ...]] = {
 
 # monthly basic fee per SIM by status at month end, nano-currency
 BASIC_FEE_NANO: dict[str, dict[str, int]] = {
-    "jp": {"active": 300 * NANO, "inactive": 300 * NANO, "suspended": 300 * NANO,
-           "standby": 60 * NANO, "terminated": 300 * NANO},
-    "g": {"active": 1_800_000_000, "inactive": 1_800_000_000, "suspended": 1_800_000_000,
-          "standby": 400_000_000, "terminated": 1_800_000_000},
+    "jp": {
+        "active": 300 * NANO,
+        "inactive": 300 * NANO,
+        "suspended": 300 * NANO,
+        "standby": 60 * NANO,
+        "terminated": 300 * NANO,
+    },
+    "g": {
+        "active": 1_800_000_000,
+        "inactive": 1_800_000_000,
+        "suspended": 1_800_000_000,
+        "standby": 400_000_000,
+        "terminated": 1_800_000_000,
+    },
 }
 
 # non-SIM items

@@ -1,0 +1,45 @@
+"""`catalog`: the DuckDB file of views over every lake table (and every materialised SQL model).
+
+It sits downstream of all source tables and is part of every load job, so after any run
+the catalog shows every table loaded so far. The build writes a new file and swaps it in
+(`build_catalog`), so BI tools holding the old file are never blocked.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from assets.tables import TABLE_ASSETS, TABLE_SPECS
+from pipelines.lake import ModelError, build_catalog, discover_models
+from pipelines.resources import LakeResource
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+@dg.asset(
+    deps=TABLE_ASSETS,
+    group_name="catalog",
+    kinds={"duckdb"},
+    description="DuckDB catalog: one view per lake table and materialised model, swapped in atomically.",
+)
+def catalog(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    the_lake = lake.lake()
+    models = []
+    try:
+        models = discover_models(SQL_DIR, [s.name for s in TABLE_SPECS]) if SQL_DIR.is_dir() else []
+    except ModelError as error:
+        context.log.error(f"SQL models skipped in the catalog: {error}")
+    path = build_catalog(the_lake, lake.catalog_file(), TABLE_SPECS, models)
+    loaded = {spec.name: len(the_lake.partitions(spec)) for spec in TABLE_SPECS}
+    materialised = [m.name for m in models if the_lake.has_model(m.name)]
+    context.log.info(f"catalog {path}: {sum(1 for n in loaded.values() if n)} tables with data")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "tables": dg.MetadataValue.int(len(TABLE_SPECS)),
+            "partitions_by_table": dg.MetadataValue.json(loaded),
+            "models": dg.MetadataValue.json(materialised),
+            "bytes": dg.MetadataValue.int(path.stat().st_size),
+        }
+    )

@@ -1,0 +1,88 @@
+"""`retention_risk` checks: warn about unloaded partitions Soracom will drop soon.
+
+For each source with a retention window, the check lists partitions that Soracom still
+holds but the lake lacks, and fails (severity WARN) when any of them ages out within the
+warn horizon (3 days, or a quarter of a short window: 6 hours for audit logs).
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from assets.partitions import Window, window_for
+from assets.tables import SOURCES, SourceTable
+from pipelines.lake import Lake
+from pipelines.resources import LakeResource
+
+MAX_LISTED = 50
+
+
+def _loadable_windows(table: SourceTable, now: datetime) -> list[Window]:
+    """Closed partitions whose whole window Soracom still holds at `now`, oldest first."""
+    partitions_def = table.partitions_def
+    oldest = table.retention.oldest_start(now)
+    keys = partitions_def.get_partition_keys(current_time=now)
+    windows = []
+    for key in reversed(keys):  # newest first, stop once past retention
+        window = window_for(partitions_def, key)
+        if window.start < oldest:
+            break
+        windows.append(window)
+    return list(reversed(windows))
+
+
+def retention_report(table: SourceTable, lake: Lake, now: datetime) -> dict[str, list[str]]:
+    """{"missing": unloaded keys Soracom still holds, "at_risk": those that age out within the horizon}."""
+    loaded = {tuple(sorted(p.items())) for p in lake.partitions(table.spec)}
+    horizon = table.retention.oldest_start(now) + table.retention.warn_horizon()
+    missing, at_risk = [], []
+    for window in _loadable_windows(table, now):
+        values = table.spec.partition_values(table.lake_partition(window))
+        if tuple(sorted(values.items())) in loaded:
+            continue
+        missing.append(window.key)
+        if window.start < horizon:
+            at_risk.append(window.key)
+    return {"missing": missing, "at_risk": at_risk}
+
+
+def _retention_check(table: SourceTable) -> dg.AssetChecksDefinition:
+    retention = table.retention
+
+    @dg.asset_check(
+        asset=table.asset,
+        name="retention_risk",
+        blocking=False,
+        description=(
+            f"Warns when an unloaded partition of {table.spec.name} will age out of Soracom's retention "
+            f"({retention.describe()}) within {retention.warn_horizon()}."
+        ),
+    )
+    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+        now = datetime.now(UTC)
+        report = retention_report(table, lake.lake(), now)
+        at_risk, missing = report["at_risk"], report["missing"]
+        description = (
+            f"{len(at_risk)} unloaded partition(s) of {table.spec.name} age out of Soracom within "
+            f"{retention.warn_horizon()}: load them now ({', '.join(at_risk[:5])}"
+            f"{'...' if len(at_risk) > 5 else ''})"
+            if at_risk
+            else f"no unloaded partition of {table.spec.name} ages out within {retention.warn_horizon()}"
+        )
+        return dg.AssetCheckResult(
+            passed=not at_risk,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=description,
+            metadata={
+                "at_risk": dg.MetadataValue.json(at_risk[:MAX_LISTED]),
+                "at_risk_count": dg.MetadataValue.int(len(at_risk)),
+                "missing_within_retention": dg.MetadataValue.json(missing[:MAX_LISTED]),
+                "missing_count": dg.MetadataValue.int(len(missing)),
+                "oldest_loadable": dg.MetadataValue.text(retention.oldest_start(now).isoformat()),
+            },
+        )
+
+    return _check
+
+
+RETENTION_CHECKS = [_retention_check(t) for t in SOURCES if not t.retention.snapshot]

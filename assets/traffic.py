@@ -1,0 +1,143 @@
+"""Air data traffic from the operator-wide usage export (one call for all SIMs, terminated ones included).
+
+`air_traffic_daily`: one row per IMSI, UTC day and speed class (export period=day).
+`air_traffic_5min`: one row per IMSI, 5-minute bucket and speed class (period=minutes),
+which Soracom keeps only 32 days. The CSV's trailing tag/group columns are kept in `_extra`.
+"""
+
+from datetime import timedelta
+
+import polars as pl
+import pyarrow as pa
+
+from assets.frames import TIMESTAMP, csv_extra
+from assets.loading import Fetched, Progress, define_source_asset
+from assets.partitions import Window, by_day, daily_partitions
+from assets.retention import AIR_DAILY, AIR_MINUTES
+from pipelines.lake import TableSpec
+from pipelines.soracom import SoracomClient, parse_csv
+
+KNOWN = (
+    "imsi",
+    "date",
+    "type",
+    "uploadByteSizeTotal",
+    "uploadPacketCountTotal",
+    "downloadByteSizeTotal",
+    "downloadPacketCountTotal",
+)
+TOTALS = {
+    "uploadByteSizeTotal": "upload_bytes",
+    "uploadPacketCountTotal": "upload_packets",
+    "downloadByteSizeTotal": "download_bytes",
+    "downloadPacketCountTotal": "download_packets",
+}
+_TOTAL_FIELDS = [(name, pa.int64()) for name in TOTALS.values()]
+
+DAILY_SPEC = TableSpec(
+    name="air_traffic_daily",
+    schema=pa.schema(
+        [
+            ("date", pa.date32()),
+            ("coverage", pa.string()),
+            ("imsi", pa.string()),
+            ("speed_class", pa.string()),
+            *_TOTAL_FIELDS,
+            ("_extra", pa.string()),
+            ("_loaded_at", TIMESTAMP),
+        ]
+    ),
+    partition_by=("date",),
+    primary_key=("coverage", "imsi", "speed_class"),
+    description="Air data usage per IMSI, UTC day and speed class (subscription on global coverage); "
+    "includes terminated SIMs. Tag columns of the export are kept in _extra.",
+)
+
+MINUTES_SPEC = TableSpec(
+    name="air_traffic_5min",
+    schema=pa.schema(
+        [
+            ("date", pa.date32()),
+            ("coverage", pa.string()),
+            ("imsi", pa.string()),
+            ("time", TIMESTAMP),
+            ("unixtime", pa.int64()),
+            ("speed_class", pa.string()),
+            *_TOTAL_FIELDS,
+            ("_extra", pa.string()),
+            ("_loaded_at", TIMESTAMP),
+        ]
+    ),
+    partition_by=("date",),
+    primary_key=("coverage", "imsi", "time", "speed_class"),
+    description="Air data usage per IMSI, ~5-minute bucket (start time, UTC) and speed class. "
+    "Soracom keeps these 32 days.",
+)
+
+
+def usage_frame(csv: bytes, window: Window, period: str) -> pl.DataFrame:
+    """Export CSV -> typed rows inside the window. Columns are read by header name."""
+    raw = parse_csv(csv)
+    missing = [c for c in KNOWN if c not in raw.columns]
+    if missing and raw.height:
+        raise ValueError(f"Air usage export lacks columns {missing}; header: {raw.columns}")
+    if missing:  # header-only or empty file: no traffic in the window
+        raw = pl.DataFrame({c: pl.Series(c, [], dtype=pl.Utf8) for c in KNOWN})
+    date_format = "%Y%m%d%H%M" if period == "minutes" else "%Y%m%d"
+    parsed = (
+        pl.col("date").str.strptime(pl.Datetime("us"), date_format, strict=True).dt.replace_time_zone("UTC")
+    )
+    frame = raw.select(
+        pl.col("imsi").str.strip_chars(),
+        parsed.alias("time"),
+        pl.col("type").alias("speed_class"),
+        *(pl.col(k).str.strip_chars().cast(pl.Int64, strict=True).alias(v) for k, v in TOTALS.items()),
+        csv_extra(raw, KNOWN),
+    )
+    frame = frame.filter(pl.col("time") >= window.start, pl.col("time") < window.end)
+    if period == "minutes":
+        return frame.with_columns((pl.col("time").dt.epoch("s")).alias("unixtime"))
+    return frame.drop("time")
+
+
+def _export_window(window: Window) -> tuple:
+    """The export's `to` names the last period *included*, so ask up to one second before the end."""
+    return window.start, window.end - timedelta(seconds=1)
+
+
+async def fetch_daily(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    start, end = _export_window(window)
+    csv = await client.export_air_usage(start, end, "day")
+    frame = usage_frame(csv, window, "day")
+    progress.info(f"daily usage export: {len(csv)} bytes, {frame.height} rows")
+    return Fetched(frame, {"export_bytes": len(csv)})
+
+
+async def fetch_minutes(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    start, end = _export_window(window)
+    csv = await client.export_air_usage(start, end, "minutes")
+    frame = usage_frame(csv, window, "minutes")
+    progress.info(f"5-minute usage export: {len(csv)} bytes, {frame.height} rows")
+    return Fetched(frame, {"export_bytes": len(csv)})
+
+
+air_traffic_daily = define_source_asset(
+    spec=DAILY_SPEC,
+    retention=AIR_DAILY,
+    partitions_def=daily_partitions,
+    lake_partition=by_day,
+    fetch=fetch_daily,
+    group="traffic",
+    sort_by=["coverage", "imsi", "speed_class"],
+)
+
+
+air_traffic_5min = define_source_asset(
+    spec=MINUTES_SPEC,
+    retention=AIR_MINUTES,
+    partitions_def=daily_partitions,
+    lake_partition=by_day,
+    fetch=fetch_minutes,
+    group="traffic",
+    sort_by=["coverage", "imsi", "time", "speed_class"],
+)

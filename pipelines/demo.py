@@ -1,0 +1,254 @@
+"""`soracom-lake demo`: the whole pipeline, end to end, in one command.
+
+Without `--real` it starts the local sandbox (a synthetic operator) on a free loopback
+port and points the resources at it; with `--real` it uses the Soracom credentials in the
+environment (`SORACOM_AUTH_KEY_ID`/`SORACOM_AUTH_KEY`, ...). Then it materializes, through
+Dagster, the last N closed UTC days of every daily source, the audit-log hours Soracom
+still holds, the previous and current billing months, and the catalog; and prints what
+landed where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from assets.billing import billing_months
+from assets.catalog import catalog
+from assets.partitions import day_start, last_days, window_for
+from assets.retention import API_AUDIT
+from assets.tables import TABLE_SPECS
+from pipelines import settings
+from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
+from pipelines.resources import resources_from_env
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+EXAMPLE_QUERY = (
+    "SELECT date, count(DISTINCT imsi) AS sims, round(sum(download_bytes + upload_bytes) / 1e6, 1) AS mb "
+    "FROM air_traffic_daily GROUP BY date ORDER BY date"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--real", action="store_true", help="load the real account in the environment")
+    parser.add_argument("--sims", type=int, default=200, help="sandbox SIMs (default: 200)")
+    parser.add_argument("--seed", type=int, default=42, help="sandbox seed (default: 42)")
+    parser.add_argument(
+        "--coverage", choices=("jp", "g", "both"), default="jp", help="sandbox coverages (default: jp)"
+    )
+    parser.add_argument("--days", type=int, default=7, help="closed UTC days to load (default: 7)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="put the lake, catalog and Dagster run history here (default: SORACOM_LAKE_ROOT and "
+        "SORACOM_CATALOG_PATH, else ./data)",
+    )
+    parser.add_argument("--skip-audit", action="store_true", help="do not load the audit-log hours")
+    parser.add_argument("--skip-billing", action="store_true", help="do not load the billing months")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextlib.contextmanager
+def _sandbox(args: argparse.Namespace) -> Iterator[dict[str, str]]:
+    """Start the sandbox in a child process; yield the env that points the resources at it."""
+    from sandbox.testing import start_sandbox_process
+
+    with start_sandbox_process(sims=args.sims, seed=args.seed, coverage=args.coverage) as box:
+        coverages = ("jp", "g") if args.coverage == "both" else (args.coverage,)
+        env = {
+            settings.AUTH_KEY_ID: box.credentials["authKeyId"],
+            settings.AUTH_KEY: box.credentials["authKey"],
+            settings.COVERAGES: ",".join(coverages),
+            **{settings.ENDPOINT_JP if c == "jp" else settings.ENDPOINT_G: box.url_for(c) for c in coverages},
+        }
+        _say(f"sandbox: {args.sims} SIMs, coverage {args.coverage}, serving {box.url} (pid {box.pid})")
+        yield env
+
+
+@contextlib.contextmanager
+def _patched_env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One Dagster run: some assets over one partition or an inclusive range of partitions."""
+
+    label: str
+    assets: list[Any]
+    first: str
+    last: str
+
+    @property
+    def tags(self) -> dict[str, str]:
+        if self.first == self.last:
+            return {}
+        return {RANGE_START: self.first, RANGE_END: self.last}
+
+
+@dataclass
+class RunOutcome:
+    run: PlannedRun
+    success: bool
+    rows: int
+    errors: list[str]
+
+
+def plan_runs(now: datetime, days: int, audit: bool = True, billing: bool = True) -> list[PlannedRun]:
+    """The demo's runs: the last `days` closed UTC days of the daily sources (one range run),
+    today's snapshots (filed under the latest closed day), the audit-log hours Soracom still
+    holds (one range run), and the previous and current billing months (one range run)."""
+    day_keys = last_days(now, days)
+    runs = [
+        PlannedRun(f"days {day_keys[0]}...{day_keys[-1]}", DAILY_ASSETS, day_keys[0], day_keys[-1]),
+        PlannedRun(f"snapshot {day_keys[-1]}", SNAPSHOT_ASSETS, day_keys[-1], day_keys[-1]),
+    ]
+    if audit:
+        hourly = HOURLY_ASSETS[0].partitions_def
+        oldest = API_AUDIT.oldest_start(now)
+        keys = hourly.get_partition_keys(current_time=now)
+        hours = [k for k in keys[-26:] if window_for(hourly, k).start >= oldest]
+        runs.append(PlannedRun(f"hours {hours[0]}...{hours[-1]}", HOURLY_ASSETS, hours[0], hours[-1]))
+    if billing:
+        months = billing_months(now)
+        runs.append(
+            PlannedRun(f"months {months[0][:7]}...{months[-1][:7]}", MONTHLY_ASSETS, months[0], months[-1])
+        )
+    return runs
+
+
+def execute_runs(
+    runs: Sequence[PlannedRun],
+    resources: dict[str, Any],
+    instance: dg.DagsterInstance,
+    report: Callable[[int, RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
+    """Materialize each planned run in process, then the catalog; a failed run does not stop the rest."""
+    outcomes = []
+    for index, planned in enumerate(runs, 1):
+        result = dg.materialize(
+            planned.assets,
+            partition_key=planned.first if planned.first == planned.last else None,
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+            raise_on_error=False,
+            tags={"soracom-lake/demo": "true", **planned.tags},
+        )
+        rows_by_asset: dict[str, int] = {}  # a range run reports its total on every partition
+        for event in result.get_asset_materialization_events():
+            metadata = event.materialization.metadata
+            if "rows" in metadata:
+                rows_by_asset[event.asset_key.to_user_string()] = int(metadata["rows"].value)
+        errors = [
+            f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
+            for e in result.all_events
+            if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
+        ]
+        outcome = RunOutcome(planned, result.success, sum(rows_by_asset.values()), errors)
+        outcomes.append(outcome)
+        if report:
+            report(index, outcome)
+    dg.materialize([catalog], resources=resources, instance=instance, run_config=QUIET)
+    return outcomes
+
+
+def _summary(catalog_path: Path) -> list[tuple[str, int]]:
+    con = duckdb.connect(str(catalog_path), read_only=True)
+    try:
+        return [(s.name, con.execute(f'SELECT count(*) FROM "{s.name}"').fetchone()[0]) for s in TABLE_SPECS]
+    finally:
+        con.close()
+
+
+def _paths(args: argparse.Namespace) -> tuple[dict[str, str], Path]:
+    """Lake root and catalog path (env, unless --data-dir is given), and the Dagster home."""
+    if args.data_dir:
+        data_dir = Path(args.data_dir).resolve()
+        lake_root, catalog_path = data_dir / "lake", data_dir / "soracom.duckdb"
+    else:
+        lake_root = Path(settings.setting(settings.LAKE_ROOT)).resolve()
+        catalog_path = Path(settings.setting(settings.CATALOG_PATH)).resolve()
+    paths = {settings.LAKE_ROOT: str(lake_root), settings.CATALOG_PATH: str(catalog_path)}
+    return paths, catalog_path.parent / ".dagster"
+
+
+def _print_summary(catalog_path: Path, lake_root: str) -> None:
+    _say(f"lake:    {lake_root}")
+    _say(f"catalog: {catalog_path}\n")
+    for name, count in _summary(catalog_path):
+        _say(f"  {name:<20} {count:>10,} rows")
+    _say("\ntry (DuckDB CLI, or Python):")
+    _say(f'  duckdb -readonly {catalog_path} "{EXAMPLE_QUERY}"')
+    _say(f"  {sys.executable} -c \"import duckdb; duckdb.connect('{catalog_path}', read_only=True).sql(")
+    _say(f"      '{EXAMPLE_QUERY}').show()\"")
+
+
+def run(args: argparse.Namespace) -> int:
+    paths, dagster_home = _paths(args)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    source = contextlib.nullcontext({}) if args.real else _sandbox(args)
+    started = time.monotonic()
+    with source as sandbox_env, _patched_env({**sandbox_env, **paths}):
+        resources = resources_from_env()
+        try:
+            soracom = resources["soracom"].process_config_and_initialize()  # resolves the EnvVars
+            soracom.credentials()
+            _say(f"loading {soracom.describe()}")
+        except Exception as error:
+            _say(f"error: {error}")
+            return 2
+        now = datetime.now(UTC)
+        runs = plan_runs(now, args.days, not args.skip_audit, not args.skip_billing)
+        instance = dg.DagsterInstance.local_temp(
+            tempdir=str(dagster_home), overrides={"telemetry": {"enabled": False}}
+        )
+
+        def report(index: int, outcome: RunOutcome) -> None:
+            status = "ok" if outcome.success else "FAILED"
+            _say(
+                f"[{index}/{len(runs)}] {outcome.run.label}: {len(outcome.run.assets)} assets, "
+                f"{outcome.rows} rows, {status}"
+            )
+            for error in outcome.errors:
+                _say(f"    {error}")
+
+        outcomes = execute_runs(runs, resources, instance, report)
+    failures = sum(not o.success for o in outcomes)
+    _say(f"\nloaded in {time.monotonic() - started:.0f} s (today is {day_start(now):%Y-%m-%d} UTC)")
+    _print_summary(Path(paths[settings.CATALOG_PATH]), paths[settings.LAKE_ROOT])
+    if failures:
+        _say(f"\n{failures} run(s) failed (see above)")
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="soracom-lake demo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

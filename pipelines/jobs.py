@@ -1,0 +1,74 @@
+"""Load jobs, one per partitioning: daily sources, daily snapshots, hourly audit logs, billing months.
+
+Each job also rebuilds the catalog (unpartitioned, downstream of every table), so the
+DuckDB file reflects every table after any run. Runs are tagged with their job kind so a
+run queue can limit them (see docs/ingestion.md, "Concurrency").
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import audit_logs, billing, harvest, inventory, sessions, traffic
+from assets.catalog import catalog
+from assets.checks import RETENTION_CHECKS
+from assets.partitions import daily_partitions, hourly_partitions, monthly_partitions
+
+DAILY_ASSETS = [
+    sessions.session_events,
+    traffic.air_traffic_daily,
+    traffic.air_traffic_5min,
+    harvest.harvest_entries,
+]
+SNAPSHOT_ASSETS = [inventory.sims, inventory.groups, billing.billing_summaries]
+HOURLY_ASSETS = [audit_logs.api_audit_logs, audit_logs.napter_audit_logs]
+MONTHLY_ASSETS = [billing.bills, billing.daily_bills, billing.billing_items]
+RUN_KIND_TAG = "soracom-lake/load"
+
+daily_load_job = dg.define_asset_job(
+    "daily_load_job",
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS, catalog),
+    partitions_def=daily_partitions,
+    description="UTC day(s) of the daily sources (session events, Air traffic, Harvest), then the "
+    "catalog. A range of days runs as one run.",
+    tags={RUN_KIND_TAG: "daily"},
+)
+
+snapshot_job = dg.define_asset_job(
+    "snapshot_job",
+    selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS, catalog),
+    partitions_def=daily_partitions,
+    description="Today's snapshot of the SIM inventory, groups and billing summaries, filed under the "
+    "latest closed UTC day, then the catalog. Only that partition can be loaded.",
+    tags={RUN_KIND_TAG: "snapshot"},
+)
+
+audit_log_job = dg.define_asset_job(
+    "audit_log_job",
+    selection=dg.AssetSelection.assets(*HOURLY_ASSETS, catalog),
+    partitions_def=hourly_partitions,
+    description="One UTC hour of the API and Napter audit logs (kept 24 h by Soracom), then the catalog.",
+    tags={RUN_KIND_TAG: "hourly"},
+)
+
+billing_job = dg.define_asset_job(
+    "billing_job",
+    selection=dg.AssetSelection.assets(*MONTHLY_ASSETS, catalog),
+    partitions_def=monthly_partitions,
+    description="One billing month (bills, daily bills, detailed CSV), then the catalog.",
+    tags={RUN_KIND_TAG: "billing"},
+)
+
+retention_check_job = dg.define_asset_job(
+    "retention_check_job",
+    selection=dg.AssetSelection.checks(*RETENTION_CHECKS),
+    description="Only the retention-risk checks: which unloaded partitions Soracom drops soon.",
+)
+
+catalog_job = dg.define_asset_job(
+    "catalog_job",
+    selection=dg.AssetSelection.assets(catalog),
+    description="Rebuild the DuckDB catalog (e.g. after a CLI backfill that did not select it).",
+)
+
+JOBS = [daily_load_job, snapshot_job, audit_log_job, billing_job, retention_check_job, catalog_job]

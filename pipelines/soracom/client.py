@@ -1,0 +1,447 @@
+"""The core of the client: one pooled HTTP connection set, auth headers, retries,
+rate limiting, pagination and bounded fan-out. Typed helpers live in `api.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json as jsonlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from .auth import TokenManager
+from .credentials import Credentials
+from .endpoints import check_endpoint, coverage_endpoint
+from .errors import (
+    PaginationLoopError,
+    SoracomAPIError,
+    SoracomAuthError,
+    SoracomError,
+    SoracomRetryError,
+    parse_error_body,
+)
+from .pagination import CURSOR_PARAM, next_page
+from .ratelimit import RateLimiter
+from .retry import RetryBudget, is_retryable_status, server_advised_wait
+from .settings import ClientSettings
+from .stats import ClientStats
+
+log = logging.getLogger("pipelines.soracom")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Params = Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A successful answer: status, headers (case-insensitive) and the JSON body parsed once."""
+
+    status: int
+    headers: httpx.Headers
+    data: Any
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    template: str
+    path: str
+    operation: str
+    params: dict[str, Any] | None
+    body: Any
+
+    @property
+    def name(self) -> str:
+        return f"{self.operation} ({self.method} {self.template})"
+
+
+def _format_path(template: str, path_params: Mapping[str, Any] | None) -> str:
+    if not path_params:
+        return template
+    try:
+        return template.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
+    except KeyError as exc:
+        raise ValueError(f"path {template!r} needs the path parameter {exc.args[0]!r}") from None
+
+
+def _clean_params(params: Params) -> dict[str, Any] | None:
+    if not params:
+        return None
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _snippet(body: bytes) -> str:
+    return body[:60].decode("utf-8", "replace").replace("\n", " ")
+
+
+class CoreClient:
+    """Async Soracom API client. Use as `async with SoracomClient(...) as c:`."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        endpoint: str | None = None,
+        coverage: str = "jp",
+        settings: ClientSettings | None = None,
+    ) -> None:
+        if not isinstance(credentials, Credentials):
+            raise TypeError("credentials must be a Credentials (see resolve_credentials())")
+        self.coverage = coverage
+        self.endpoint = check_endpoint(endpoint) if endpoint else coverage_endpoint(coverage)
+        self.base_url = self.endpoint + "/v1"
+        self.settings = settings or ClientSettings()
+        self.stats = ClientStats()
+        self._principal = credentials.principal
+        self._limiter = RateLimiter(
+            enabled=self.settings.rate_limit, margin_s=self.settings.rate_limit_margin_s
+        )
+        self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+        self._tokens = TokenManager(credentials, self.settings, self._send_unmanaged)
+        self._http: httpx.AsyncClient | None = None
+        self._download_transport: httpx.AsyncHTTPTransport | None = None
+
+    def __repr__(self) -> str:
+        return f"SoracomClient({self.base_url}, coverage={self.coverage}, {self._principal})"
+
+    # ---- lifecycle -------------------------------------------------------------------
+    async def __aenter__(self: T) -> T:
+        await self.open()  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Open the connection pool and authenticate (the one `/auth` of this client)."""
+        if self._http is None:
+            s = self.settings
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s),
+                limits=httpx.Limits(
+                    max_connections=s.max_concurrency + 2, max_keepalive_connections=s.max_concurrency + 2
+                ),
+                headers={"User-Agent": s.user_agent, "Accept": "application/json"},
+                follow_redirects=False,
+            )
+        try:
+            await self._tokens.authenticate()
+        except BaseException:
+            await self.aclose()
+            raise
+        self._sync_auth_stats()
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        if self._download_transport is not None:
+            await self._download_transport.aclose()
+        self._http = self._download_transport = None
+
+    @property
+    def operator_id(self) -> str:
+        """The operator id returned by `/auth`."""
+        if self._tokens.operator_id is None:
+            raise SoracomError("the client is not authenticated yet: use `async with SoracomClient(...)`")
+        return self._tokens.operator_id
+
+    def _sync_auth_stats(self) -> None:
+        self.stats.auths = self._tokens.auths
+        self.stats.token_refreshes = self._tokens.refreshes
+
+    # ---- requests --------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        path_params: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> ApiResponse:
+        """One API call (with retries); `path` is relative to `/v1` and may hold `{name}`s."""
+        method = method.upper()
+        call = _Call(
+            method=method,
+            template=path,
+            path=_format_path(path, path_params),
+            operation=operation or f"{method} {path}",
+            params=_clean_params(params),
+            body=json,
+        )
+        return await self._execute(call, "managed")
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        path_params: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> Any:
+        """The parsed JSON body of one call (None for an empty body)."""
+        response = await self.request(
+            method, path, params=params, json=json, path_params=path_params, operation=operation
+        )
+        return response.data
+
+    async def _send_unmanaged(
+        self, method: str, path: str, body: dict[str, Any], operation: str, headers: dict[str, str] | None
+    ) -> Any:
+        """Calls of the token manager itself: fixed headers, no 401 replay."""
+        call = _Call(method, path, path, operation, None, body)
+        response = await self._execute(call, headers)
+        return response.data
+
+    async def _execute(self, call: _Call, auth: str | dict[str, str] | None) -> ApiResponse:
+        if self._http is None:
+            raise SoracomError(f"{call.name}: the client is closed; use `async with SoracomClient(...)`")
+        s = self.settings
+        budget = RetryBudget(
+            s.max_attempts,
+            s.max_rate_limited_attempts,
+            s.max_retry_seconds,
+            s.backoff_base_s,
+            s.backoff_max_s,
+        )
+        limiter = self._limiter.for_operation(call.operation)
+        replayed = False
+        while True:
+            generation = 0
+            if auth == "managed":
+                headers, generation = await self._tokens.headers()
+                self._sync_auth_stats()
+            else:
+                headers = auth  # type: ignore[assignment]
+            budget.start_attempt()
+            response: httpx.Response | None = None
+            failure: Exception | None = None
+            started = time.monotonic()
+            async with self._slots:
+                if limiter is not None:
+                    self.stats.rate_limit_wait_s += await limiter.acquire()
+                self.stats.calls_by_operation[call.operation] += 1
+                try:
+                    response = await self._http.request(
+                        call.method, call.path, params=call.params, json=call.body, headers=headers
+                    )
+                except httpx.TransportError as exc:
+                    failure = exc
+                finally:
+                    if limiter is not None:
+                        await limiter.release(
+                            response.headers if response is not None else None,
+                            response.status_code if response is not None else None,
+                        )
+
+            if response is None:
+                self.stats.transport_errors += 1
+                reason, status = "transport", None
+                last_error = (
+                    f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+                )
+                advised = None
+                log.debug(
+                    "%s: transport error %s after %.3fs",
+                    call.name,
+                    type(failure).__name__,
+                    time.monotonic() - started,
+                )
+            else:
+                status = response.status_code
+                body = response.content
+                self.stats.bytes_received += len(body)
+                log.debug(
+                    "%s -> %s (%d bytes) in %.3fs", call.name, status, len(body), time.monotonic() - started
+                )
+                if 200 <= status < 300:
+                    if not body.strip():
+                        return ApiResponse(status, response.headers, None)
+                    try:
+                        return ApiResponse(status, response.headers, jsonlib.loads(body))
+                    except ValueError:
+                        self.stats.invalid_json += 1
+                        reason = "invalid_json"
+                        ctype = response.headers.get("content-type", "no content-type")
+                        last_error = (
+                            f"answered {status} with a body that is not JSON ({ctype}: {_snippet(body)!r})"
+                        )
+                        advised = None
+                elif status == 401 and auth == "managed" and not replayed:
+                    replayed = True
+                    self.stats.unauthorized_replays += 1
+                    await self._tokens.unauthorized(generation)
+                    self._sync_auth_stats()
+                    continue
+                elif is_retryable_status(status):
+                    code, message = parse_error_body(body)
+                    if status == 429:
+                        self.stats.http_429 += 1
+                        reason = "rate_limited"
+                    else:
+                        self.stats.http_5xx += 1
+                        reason = "server_error"
+                    last_error = f"{code}: {message}" if code else (message or "no error body")
+                    advised = server_advised_wait(response.headers)
+                else:
+                    code, message = parse_error_body(body)
+                    if status == 401:
+                        hint = (
+                            "the token was refused again right after re-authenticating"
+                            if auth == "managed"
+                            else "check the credentials"
+                        )
+                        raise SoracomAuthError(call.name, status, code, message, hint=hint)
+                    raise SoracomAPIError(call.name, status, code, message)
+
+            delay = budget.next_delay(rate_limited=status == 429, advised_s=advised)
+            if delay is None:
+                raise SoracomRetryError(call.name, budget.attempts, budget.elapsed, status, last_error)
+            self.stats.retries += 1
+            self.stats.retries_by_reason[reason] += 1
+            log.debug(
+                "%s: retrying in %.2fs after %s (attempt %d)", call.name, delay, reason, budget.attempts
+            )
+            await asyncio.sleep(delay)
+
+    # ---- pagination ------------------------------------------------------------------
+    async def pages(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        path_params: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+        items_key: str | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every page of a list call, following `x-soracom-next-key` or `link: rel=next`.
+
+        Pages may be short or empty while more follow; only the absence of a cursor ends
+        the listing. A cursor seen twice raises `PaginationLoopError`.
+        """
+        current: dict[str, Any] = dict(_clean_params(params) or {})
+        operation = operation or f"{method.upper()} {path}"
+        seen: set[str] = set()
+        if current.get(CURSOR_PARAM):
+            seen.add(str(current[CURSOR_PARAM]))
+        count = 0
+        while True:
+            response = await self.request(
+                method, path, params=current, json=json, path_params=path_params, operation=operation
+            )
+            count += 1
+            self.stats.pages_by_operation[operation] += 1
+            yield _page_items(response.data, items_key, operation)
+            following = next_page(response.headers, current)
+            if following is None:
+                return
+            if following.cursor in seen:
+                raise PaginationLoopError(f"{operation} ({method.upper()} {path})", following.cursor, count)
+            seen.add(following.cursor)
+            current = following.params
+
+    async def items(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        path_params: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+        items_key: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of every page of a list call."""
+        async for page in self.pages(
+            method,
+            path,
+            params=params,
+            json=json,
+            path_params=path_params,
+            operation=operation,
+            items_key=items_key,
+        ):
+            for item in page:
+                yield item
+
+    # ---- fan-out ---------------------------------------------------------------------
+    async def iter_concurrent(
+        self, func: Callable[[T], Awaitable[R]], items: Iterable[T], *, concurrency: int | None = None
+    ) -> AsyncIterator[tuple[T, R]]:
+        """Run `func(item)` for each item with at most `concurrency` in flight.
+
+        Yields `(item, result)` as they complete. The first exception (with a note naming
+        the item) cancels the rest and propagates unchanged.
+        """
+        limit = concurrency or self.settings.max_concurrency
+        if limit < 1:
+            raise ValueError(f"concurrency must be >= 1, got {limit}")
+        source = iter(items)
+        pending: dict[asyncio.Task[R], T] = {}
+
+        def launch(count: int) -> None:
+            for item in itertools.islice(source, count):
+                pending[asyncio.ensure_future(func(item))] = item
+
+        try:
+            launch(limit)
+            while pending:
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    item = pending.pop(task)
+                    exc = task.exception()
+                    if exc is not None:
+                        exc.add_note(f"while processing {item!r}")
+                        raise exc
+                    yield item, task.result()
+                launch(limit - len(pending))
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def map_concurrent(
+        self, func: Callable[[T], Awaitable[R]], items: Iterable[T], *, concurrency: int | None = None
+    ) -> list[R]:
+        """`[await func(x) for x in items]` with bounded concurrency, results in input order."""
+        indexed = list(enumerate(items))
+        results: dict[int, R] = {}
+
+        async def run(pair: tuple[int, T]) -> R:
+            return await func(pair[1])
+
+        async for (index, _), result in self.iter_concurrent(run, indexed, concurrency=concurrency):
+            results[index] = result
+        return [results[i] for i in range(len(indexed))]
+
+
+def _page_items(data: Any, items_key: str | None, operation: str) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    if items_key is not None and isinstance(data, dict):
+        data = data.get(items_key) or []
+    if not isinstance(data, list):
+        raise SoracomError(
+            f"{operation}: expected a JSON list of items, got {type(data).__name__}"
+            + ("" if items_key else " (pass items_key= for answers that wrap the list)")
+        )
+    return data

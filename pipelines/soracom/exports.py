@@ -1,0 +1,138 @@
+"""CSV exports: start the job, poll `/files/exported/{id}`, download the file.
+
+The download URL is presigned: it is fetched with a separate HTTP client that sends no
+Soracom headers, and only its scheme, host and path ever appear in logs or errors
+(the query holds the signature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .errors import ExportError
+from .retry import backoff_delay, is_retryable_status
+
+if TYPE_CHECKING:
+    from .client import CoreClient
+
+log = logging.getLogger("pipelines.soracom")
+
+
+def redact_url(url: str) -> str:
+    """`scheme://host/.../<file name>` of a URL: no query (signature), no inner path (may hold a token)."""
+    parts = urlsplit(url)
+    name = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{parts.scheme}://{parts.netloc}/.../{name}"
+
+
+async def run_export(
+    client: CoreClient,
+    path: str,
+    body: Mapping[str, Any] | None,
+    *,
+    operation: str,
+    path_params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Run one export (async mode) and return the file's bytes."""
+    name = f"export {operation} ({path})"
+    query = {"export_mode": "async", **(params or {})}
+    started = time.monotonic()
+    answer = await client.request_json(
+        "POST",
+        path,
+        params=query,
+        json=dict(body) if body is not None else None,
+        path_params=path_params,
+        operation=operation,
+    )
+    client.stats.exports += 1
+    if not isinstance(answer, dict):
+        raise ExportError(f"{name}: expected a JSON object, got {type(answer).__name__}")
+    url = answer.get("url")
+    if not url:
+        file_id = answer.get("exportedFileId")
+        if not file_id:
+            raise ExportError(f"{name}: the answer holds neither url nor exportedFileId")
+        url = await _wait_for_file(client, name, str(file_id), started)
+    data = await _download(client, name, str(url))
+    client.stats.export_bytes += len(data)
+    return data
+
+
+async def _wait_for_file(client: CoreClient, name: str, file_id: str, started: float) -> str:
+    s = client.settings
+    delay = s.export_poll_initial_s
+    while True:
+        status = await client.request_json(
+            "GET",
+            "/files/exported/{exported_file_id}",
+            path_params={"exported_file_id": file_id},
+            operation="getExportedFile",
+        )
+        state = status.get("status") if isinstance(status, dict) else None
+        if state == "exported" and status.get("url"):
+            return str(status["url"])
+        if state == "failed":
+            raise ExportError(f"{name}: export {file_id} failed on the server; start it again")
+        if state not in ("processing", "exported", None):
+            log.debug("%s: unexpected export status %r, still waiting", name, state)
+        waited = time.monotonic() - started
+        if waited + delay > s.export_timeout_s:
+            raise ExportError(
+                f"{name}: export {file_id} still {state!r} after {waited:.0f}s "
+                f"(export_timeout_s={s.export_timeout_s:g}); try again later"
+            )
+        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        delay = min(delay * 1.5, s.export_poll_max_s)
+
+
+async def _download(client: CoreClient, name: str, url: str) -> bytes:
+    """GET the presigned URL without Soracom headers, retrying transient failures.
+
+    The request goes straight to an httpx transport, not through an `httpx.AsyncClient`,
+    because the client logs every request URL (with its signed query) at INFO level.
+    """
+    s = client.settings
+    if url.startswith("/"):
+        url = urljoin(client.endpoint + "/", url)
+    shown = redact_url(url)
+    if client._download_transport is None:
+        client._download_transport = httpx.AsyncHTTPTransport(retries=0)
+    timeout = httpx.Timeout(s.timeout_s * 5, connect=s.connect_timeout_s).as_dict()
+    last = ""
+    for attempt in range(1, s.max_attempts + 1):
+        try:
+            request = httpx.Request(
+                "GET", url, headers={"User-Agent": s.user_agent}, extensions={"timeout": timeout}
+            )
+            response = await client._download_transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        except httpx.InvalidURL:
+            raise ExportError(f"{name}: the download URL is not valid ({shown})") from None
+        else:
+            if response.status_code == 200:
+                client.stats.bytes_received += len(content)
+                log.debug("%s: downloaded %d bytes from %s", name, len(content), shown)
+                return content
+            last = f"HTTP {response.status_code}"
+            if not is_retryable_status(response.status_code):
+                raise ExportError(
+                    f"{name}: downloading {shown} failed with {last} (link expired? export again)"
+                )
+        if attempt < s.max_attempts:
+            await asyncio.sleep(backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s))
+    raise ExportError(f"{name}: downloading {shown} failed {s.max_attempts} times; last: {last}")

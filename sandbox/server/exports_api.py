@@ -1,0 +1,44 @@
+"""The API side of exports: the `export_mode` answer and `GET /v1/files/exported/{id}`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.responses import Response
+
+from sandbox.server.call import Call, Operation, json_response
+from sandbox.server.errors import not_found
+
+
+def export_answer(call: Call, filename: str, render: Callable[[], bytes]) -> Response:
+    """`sync` (the default) answers `{url}`; `async` answers `{exportedFileId, exportedFilePath}`."""
+    mode = call.choice_query("export_mode", ("async", "sync"), "sync")
+    registry = call.state.exports
+    record = registry.create(filename, render, asynchronous=mode == "async")
+    call.state.stats.exports_created += 1
+    if mode == "sync":
+        return json_response({"url": registry.download_url(call.request, record)})
+    return json_response(
+        {
+            "exportedFileId": record.exported_file_id,
+            # the official examples spell the path with a leading double slash
+            "exportedFilePath": f"//files/exported/{record.exported_file_id}",
+        }
+    )
+
+
+async def get_exported_file(call: Call) -> Response:
+    exported_file_id = call.request.path_params["exported_file_id"]
+    record = call.state.exports.get(exported_file_id)
+    if record is None:
+        raise not_found(f"No such exported file: {exported_file_id}")
+    status = record.status(time.time())
+    if status != "exported":
+        return json_response({"status": status})
+    return json_response({"status": status, "url": call.state.exports.download_url(call.request, record)})
+
+
+OPERATIONS = [
+    Operation("GET", "/files/exported/{exported_file_id}", "getExportedFile", get_exported_file),
+]
