@@ -117,7 +117,9 @@ class Operation:
 
     @property
     def api_kind(self) -> str:
-        return "/v1" + self.path
+        """The audit log's coarse API family: `/v1/sims`, `/v1/bills`, `/v1/stats/air`..."""
+        parts = self.path.strip("/").split("/")
+        return "/v1/" + "/".join(parts[:2] if parts[0] == "stats" else parts[:1])
 
 
 def _authenticate(op: Operation, state: SandboxState, request: Request, coverage: str) -> Principal:

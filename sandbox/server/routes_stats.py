@@ -1,5 +1,8 @@
 """Air stats: per SIM, per subscriber, per operator, per group, and the CSV export.
 
+Per-SIM and per-IMSI stats of a terminated SIM are empty (the spec says its traffic
+"cannot be confirmed"); the export CSV includes it.
+
 `from`/`to` are epoch SECONDS here (unlike the millisecond calls). A window starting
 before what Soracom keeps for that scope and period is refused with 400 (wrapped error
 shape), as the spec says the range "should be" within it.
@@ -18,6 +21,12 @@ from sandbox.server.kept import period_start_s, stats_kept_since_s
 
 SIM_PERIODS = ("month", "day", "minutes")
 AGGREGATE_PERIODS = ("month", "day")
+
+
+def _terminated(sim: dict | None) -> bool:
+    """The spec: "The data traffic of the terminated IoT SIM cannot be confirmed" per SIM/IMSI
+    (the operator-wide CSV export still shows it)."""
+    return sim is None or sim.get("status") == "terminated"
 
 
 def _check_window(call: Call, scope: str, period: str, from_s: int, to_s: int) -> None:
@@ -53,6 +62,8 @@ async def get_air_stats_of_sim(call: Call) -> Response:
     if call.state.coverage_of_sim(sim_id) != call.coverage:
         raise not_found(f"No such SIM: {sim_id}", "wrapped")
     period, from_s, to_s = _stats_query(call, SIM_PERIODS, "sim")
+    if _terminated(call.world.sim(sim_id)):
+        return json_response([])
     return json_response(call.world.air_stats_sim(sim_id, period, from_s, to_s))
 
 
@@ -61,6 +72,8 @@ async def get_air_stats(call: Call) -> Response:
     if call.state.coverage_of_imsi(imsi) != call.coverage:
         raise not_found(f"No such subscriber: {imsi}", "wrapped")
     period, from_s, to_s = _stats_query(call, SIM_PERIODS, "sim")
+    if _terminated(call.world.sim_by_imsi(imsi)):
+        return json_response([])
     return json_response(call.world.air_stats_subscriber(imsi, period, from_s, to_s))
 
 

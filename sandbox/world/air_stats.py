@@ -7,6 +7,7 @@ no traffic are omitted. Results are in ascending time order.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -176,6 +177,13 @@ def usage_rows(
     act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]
 ) -> list[dict[str, Any]]:
     """Air data usage export rows for the given SIMs (incl. terminated), sorted by date, imsi, type."""
+    return list(iter_usage_rows(act, period, from_s, to_s, sims))
+
+
+def iter_usage_rows(
+    act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]
+) -> Iterator[dict[str, Any]]:
+    """The rows of `usage_rows`, one unit (bucket/day/month) at a time, so a CSV can stream them."""
     inv = act.inv
     tag_keys = inv.tag_keys()
     if period == "minutes":
@@ -189,10 +197,10 @@ def usage_rows(
             parts.append((b, Usage.aggregate(s_rep.sim[m], s_rep.slot[m], s_rep.sc[m], values[m])))
     else:
         parts = usage_units(act, period, from_s, to_s, sims)
-    rows = []
     tag_cache: dict[int, dict[str, str]] = {}
     for unit, usage in parts:
         date = date_text(period, unit)
+        rows = []
         for k in range(len(usage.sim)):
             i = int(usage.sim[k])
             if i not in tag_cache:
@@ -209,5 +217,5 @@ def usage_rows(
             }
             row.update({key: tag_cache[i].get(key, "") for key in tag_keys})
             rows.append(row)
-    rows.sort(key=lambda r: (r["date"], r["imsi"], r["type"]))
-    return rows
+        rows.sort(key=lambda r: (r["imsi"], r["type"]))  # units ascend, so this sorts by date too
+        yield from rows

@@ -11,6 +11,7 @@ Amounts are summed as integer nano-currency, so every total is exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -175,13 +176,16 @@ class Billing:
 
     # --- API shapes -------------------------------------------------------------------
     def rows(self, mi: int, tag_keys: list[str]) -> list[dict[str, Any]]:
+        return list(self.iter_rows(mi, tag_keys))
+
+    def iter_rows(self, mi: int, tag_keys: list[str]) -> Iterator[dict[str, Any]]:
+        """Detailed rows one at a time (the CSV streams them: a big month does not fit as dicts)."""
         rows = self.month_rows(mi)
         inv = self.inv
         order = np.lexsort(
             (rows.code, rows.slot, rows.sim, rows.kind, np.where(rows.day < 0, 1 << 40, rows.day))
         )
         month_text = yyyymm(mi)
-        out = []
         tag_cache: dict[int, dict[str, str]] = {}
         for k in order.tolist():
             sim = int(rows.sim[k])
@@ -199,8 +203,7 @@ class Billing:
                 tag_cache[sim] = inv.tags(sim)
             tags = tag_cache.get(sim, {})
             row.update({key: tags.get(key, "") for key in tag_keys})
-            out.append(row)
-        return out
+            yield row
 
     def monthly_bill(self, mi: int, state: str) -> dict[str, Any]:
         bill: dict[str, Any] = {

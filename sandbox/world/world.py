@@ -181,7 +181,10 @@ class World:
         return [*air_stats.CSV_FIXED_COLUMNS, *self.inv.tag_keys()]
 
     def air_usage_csv(self, coverage: str, period: str, from_s: int, to_s: int) -> bytes:
-        return to_csv(self.air_usage_columns(), self.air_usage_rows(coverage, period, from_s, to_s))
+        air_stats.check_window(period, from_s, to_s)
+        sims = self.inv.index_in(self._coverage(coverage))
+        rows = air_stats.iter_usage_rows(self.activity, period, from_s, to_s, sims)
+        return to_csv(self.air_usage_columns(), rows)
 
     # --- Harvest -------------------------------------------------------------------------------
     def harvest_resources(self, coverage: str) -> list[dict[str, Any]]:
@@ -320,7 +323,9 @@ class World:
         return [] if hit is None else hit[0].rows(hit[1], self.inv.tag_keys())
 
     def billing_csv(self, coverage: str, yyyymm_text: str) -> bytes:
-        return to_csv(self.billing_columns(), self.billing_rows(coverage, yyyymm_text))
+        hit = self._month(coverage, yyyymm_text)
+        rows = iter(()) if hit is None else hit[0].iter_rows(hit[1], self.inv.tag_keys())
+        return to_csv(self.billing_columns(), rows)
 
     def _summary_months(self) -> list[tuple[int, int]]:
         now_mi = month_index(self.now)

@@ -47,8 +47,9 @@ def test_billing_currency_differs_by_coverage(both):
 def test_audit_log_records_calls_in_their_own_coverage(both):
     with authenticated_client(both.url_for("g"), both.credentials) as g:
         g.get("/v1/bills/latest")
-        logs = g.get("/v1/audit_logs/api", params={"api_kind": "/v1/bills/latest"}).json()
-    assert logs and logs[0]["requestPath"] == "/v1/bills/latest"  # without the /g routing prefix
+        logs = g.get("/v1/audit_logs/api", params={"api_kind": "/v1/bills"}).json()
+    assert logs[0]["requestPath"] == "/v1/bills/latest"  # without the /g routing prefix
+    assert logs[0]["apiKind"] == "/v1/bills"
 
 
 def test_a_coverage_not_served_is_refused(sandbox):

@@ -139,3 +139,22 @@ def test_air_usage_export_checks_its_body(sandbox, api):
     assert api.post(path, json={"from": 1, "to": 2, "period": "year"}).status_code == 400
     old = {"from": _now_s(sandbox) - 40 * DAY_S, "to": _now_s(sandbox), "period": "minutes"}
     assert api.post(path, json=old).status_code == 400
+
+
+def test_terminated_sims_show_no_stats_but_are_in_the_export(sandbox, api):
+    world = sandbox.world
+    now_s = _now_s(sandbox)
+    window = {"from": now_s - 300 * DAY_S, "to": now_s, "period": "month"}
+    for sim_id in world.sim_ids("jp"):
+        sim = world.sim(sim_id)
+        if sim["status"] == "terminated" and world.air_stats_sim(
+            sim_id, "month", window["from"], window["to"]
+        ):
+            break
+    else:
+        pytest.fail("no terminated SIM with traffic in this world")
+    assert api.get(f"/v1/stats/air/sims/{sim_id}", params=window).json() == []
+    imsi = next(iter(sim["profiles"].values()))["primaryImsi"]
+    assert api.get(f"/v1/stats/air/subscribers/{imsi}", params=window).json() == []
+    rows = world.air_usage_rows("jp", "month", window["from"], window["to"])
+    assert any(row["imsi"] == imsi for row in rows)

@@ -1,0 +1,80 @@
+-- SIMs charged in the last N days of loaded traffic but with no traffic in them (savings candidates), and their cost
+-- N = report_params.idle_days. The window ends on the coverage's latest loaded traffic day (not
+-- today, so the result only depends on the data). Charged: a positive sum of the SIM's billing lines
+-- dated in the window plus its monthly lines (basic fees) of the months the window touches.
+-- traffic_days_loaded says how many days of the window the lake holds traffic for.
+WITH bounds AS (
+    SELECT
+        t.coverage,
+        max(t.date) AS window_end,
+        CAST(max(t.date) - to_days(any_value(p.idle_days) - 1) AS DATE) AS window_start
+    FROM stg_air_traffic_daily AS t
+    CROSS JOIN report_params AS p
+    GROUP BY t.coverage
+),
+loaded AS (
+    SELECT b.coverage, count(DISTINCT t.date) AS traffic_days_loaded
+    FROM bounds AS b
+    JOIN stg_air_traffic_daily AS t
+        ON t.coverage = b.coverage AND t.date BETWEEN b.window_start AND b.window_end
+    GROUP BY b.coverage
+),
+charges AS (
+    SELECT
+        i.coverage,
+        i.sim_id,
+        sum(i.amount) AS charges_in_window,
+        coalesce(sum(i.amount) FILTER (WHERE i.cost_category = 'basic_fee'), 0) AS basic_fee_in_window,
+        list(DISTINCT i.month ORDER BY i.month) AS months_charged
+    FROM stg_billing_items AS i
+    JOIN bounds AS b ON b.coverage = i.coverage
+    WHERE i.sim_id IS NOT NULL
+        AND (
+            i.date BETWEEN b.window_start AND b.window_end
+            OR (
+                i.date IS NULL
+                AND i.month BETWEEN strftime(b.window_start, '%Y-%m') AND strftime(b.window_end, '%Y-%m')
+            )
+        )
+    GROUP BY i.coverage, i.sim_id
+    HAVING sum(i.amount) > 0
+),
+traffic AS (
+    SELECT t.coverage, t.sim_id, CAST(sum(t.total_bytes) AS BIGINT) AS bytes
+    FROM stg_air_traffic_daily AS t
+    JOIN bounds AS b ON b.coverage = t.coverage AND t.date BETWEEN b.window_start AND b.window_end
+    WHERE t.sim_id IS NOT NULL
+    GROUP BY ALL
+),
+last_traffic AS (
+    SELECT coverage, sim_id, max(date) AS last_traffic_date
+    FROM stg_air_traffic_daily
+    WHERE total_bytes > 0 AND sim_id IS NOT NULL
+    GROUP BY ALL
+)
+SELECT
+    c.coverage,
+    c.sim_id,
+    s.name,
+    s.group_id,
+    s.group_name,
+    s.status,
+    s.speed_class,
+    b.window_start,
+    b.window_end,
+    l.traffic_days_loaded,
+    c.charges_in_window,
+    c.basic_fee_in_window,
+    cur.currency,
+    c.months_charged,
+    lt.last_traffic_date
+FROM charges AS c
+JOIN bounds AS b ON b.coverage = c.coverage
+JOIN loaded AS l ON l.coverage = c.coverage
+LEFT JOIN traffic AS t ON t.coverage = c.coverage AND t.sim_id = c.sim_id
+LEFT JOIN stg_sims AS s ON s.coverage = c.coverage AND s.sim_id = c.sim_id
+LEFT JOIN last_traffic AS lt ON lt.coverage = c.coverage AND lt.sim_id = c.sim_id
+LEFT JOIN (
+    SELECT coverage, any_value(currency ORDER BY year_month DESC) AS currency FROM stg_bills GROUP BY coverage
+) AS cur ON cur.coverage = c.coverage
+WHERE coalesce(t.bytes, 0) = 0
