@@ -26,9 +26,11 @@ import duckdb
 
 from assets.billing import billing_months
 from assets.catalog import catalog
+from assets.models import MODEL_ASSETS, after_models
 from assets.partitions import day_start, last_days, window_for
 from assets.retention import API_AUDIT
 from assets.tables import TABLE_SPECS
+from pipelines import report as usage_report
 from pipelines import settings
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.resources import resources_from_env
@@ -174,7 +176,10 @@ def execute_runs(
         outcomes.append(outcome)
         if report:
             report(index, outcome)
-    dg.materialize([catalog], resources=resources, instance=instance, run_config=QUIET)
+    # the SQL models (assets/models.py), then the catalog that exposes them
+    dg.materialize(
+        [*MODEL_ASSETS, after_models(catalog)], resources=resources, instance=instance, run_config=QUIET
+    )
     return outcomes
 
 
@@ -242,6 +247,11 @@ def run(args: argparse.Namespace) -> int:
     failures = sum(not o.success for o in outcomes)
     _say(f"\nloaded in {time.monotonic() - started:.0f} s (today is {day_start(now):%Y-%m-%d} UTC)")
     _print_summary(Path(paths[settings.CATALOG_PATH]), paths[settings.LAKE_ROOT])
+    _say("")
+    try:  # the usage and cost report (pipelines/report.py), as `soracom-lake report` prints it
+        usage_report.print_report(Path(paths[settings.CATALOG_PATH]), None, 10, sys.stdout)
+    except usage_report.ReportError as error:
+        _say(f"report: {error}")
     if failures:
         _say(f"\n{failures} run(s) failed (see above)")
         return 1

@@ -12,7 +12,6 @@ import dagster as dg
 from assets import audit_logs, billing, harvest, inventory, sessions, traffic
 from assets.catalog import catalog
 from assets.checks import RETENTION_CHECKS
-from assets.partitions import daily_partitions, hourly_partitions, monthly_partitions
 
 DAILY_ASSETS = [
     sessions.session_events,
@@ -28,7 +27,6 @@ RUN_KIND_TAG = "soracom-lake/load"
 daily_load_job = dg.define_asset_job(
     "daily_load_job",
     selection=dg.AssetSelection.assets(*DAILY_ASSETS, catalog),
-    partitions_def=daily_partitions,
     description="UTC day(s) of the daily sources (session events, Air traffic, Harvest), then the "
     "catalog. A range of days runs as one run.",
     tags={RUN_KIND_TAG: "daily"},
@@ -37,7 +35,6 @@ daily_load_job = dg.define_asset_job(
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
     selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS, catalog),
-    partitions_def=daily_partitions,
     description="Today's snapshot of the SIM inventory, groups and billing summaries, filed under the "
     "latest closed UTC day, then the catalog. Only that partition can be loaded.",
     tags={RUN_KIND_TAG: "snapshot"},
@@ -46,7 +43,6 @@ snapshot_job = dg.define_asset_job(
 audit_log_job = dg.define_asset_job(
     "audit_log_job",
     selection=dg.AssetSelection.assets(*HOURLY_ASSETS, catalog),
-    partitions_def=hourly_partitions,
     description="One UTC hour of the API and Napter audit logs (kept 24 h by Soracom), then the catalog.",
     tags={RUN_KIND_TAG: "hourly"},
 )
@@ -54,7 +50,6 @@ audit_log_job = dg.define_asset_job(
 billing_job = dg.define_asset_job(
     "billing_job",
     selection=dg.AssetSelection.assets(*MONTHLY_ASSETS, catalog),
-    partitions_def=monthly_partitions,
     description="One billing month (bills, daily bills, detailed CSV), then the catalog.",
     tags={RUN_KIND_TAG: "billing"},
 )

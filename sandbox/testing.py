@@ -220,6 +220,7 @@ _CLI_FLAGS = {
     "rate_limit_per_minute": "--rate-limit-per-minute",
     "token_ttl": "--token-ttl",
     "export_delay_s": "--export-delay-s",
+    "fault_seed": "--fault-seed",
 }
 
 

@@ -193,7 +193,7 @@ def make_endpoint(
             )
         response.headers.update(decision.headers())
         stats.statuses[response.status_code] += 1
-        if call.principal is not None:
+        if call.principal is not None and settings.record_calls:
             entry = audit_entry(
                 request,
                 op.api_kind,

@@ -39,6 +39,8 @@ class SandboxSettings:
     # pagination quirks
     short_pages: bool = True  # some pages are cut short (deterministically) even when more follow
     repeat_cursor: bool = False  # a broken server: list calls hand back the cursor they were given
+    # audit log
+    record_calls: bool = True  # record served calls in the API audit log (off for long benchmarks)
     # exports
     export_delay_s: float = 0.5  # async exports stay `processing` this long
     export_outcome: str = "exported"  # final status of new async exports: exported|processing|failed
@@ -80,7 +82,7 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"setting token_ttl must be a positive number of seconds or null, got {value!r}")
         return value
-    if name in ("short_pages", "repeat_cursor"):
+    if name in ("short_pages", "repeat_cursor", "record_calls"):
         if not isinstance(value, bool):
             raise ValueError(f"setting {name} must be true or false, got {value!r}")
         return value

@@ -1,4 +1,6 @@
 -- Per SIM group and billing month: SIMs billed, cost by bill item, total, data volume; rows sum to the billing CSV
+-- grain: coverage, year_month, group_id, group_name
+-- not null: coverage, month, group_name, total_amount
 -- Groups are the SIMs' current groups (latest snapshot). SIMs without a group are '(no group)';
 -- lines without an IMSI (VPG fees, discounts) are '(not a SIM)', so a month's rows add up to its CSV.
 WITH per_sim AS (

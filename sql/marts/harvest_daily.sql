@@ -1,4 +1,6 @@
 -- Harvest Data entries and bytes per resource and UTC day (bytes: the stored content's UTF-8 length)
+-- grain: coverage, date, resource_type, resource_id
+-- not null: coverage, date, resource_type, resource_id, entries
 SELECT
     coverage,
     date,

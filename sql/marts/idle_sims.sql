@@ -1,13 +1,16 @@
 -- SIMs charged in the last N days of loaded traffic but with no traffic in them (savings candidates), and their cost
+-- grain: coverage, sim_id
+-- not null: coverage, sim_id, window_start, window_end, charges_in_window
 -- N = report_params.idle_days. The window ends on the coverage's latest loaded traffic day (not
--- today, so the result only depends on the data). Charged: a positive sum of the SIM's billing lines
--- dated in the window plus its monthly lines (basic fees) of the months the window touches.
--- traffic_days_loaded says how many days of the window the lake holds traffic for.
+-- today, so the result only depends on the data) and starts N-1 days before, or on the first
+-- loaded traffic day if that is later (no SIM is called idle for days the lake has no traffic of).
+-- Charged: a positive sum of the SIM's billing lines dated in the window plus its monthly lines
+-- (basic fees) of the months the window touches. traffic_days_loaded: loaded days in the window.
 WITH bounds AS (
     SELECT
         t.coverage,
         max(t.date) AS window_end,
-        CAST(max(t.date) - to_days(any_value(p.idle_days) - 1) AS DATE) AS window_start
+        greatest(CAST(max(t.date) - to_days(any_value(p.idle_days) - 1) AS DATE), min(t.date)) AS window_start
     FROM stg_air_traffic_daily AS t
     CROSS JOIN report_params AS p
     GROUP BY t.coverage

@@ -1,4 +1,6 @@
 -- Napter remote access per SIM and UTC day: connections, accesses, connected, denied and refused
+-- grain: coverage, date, imsi
+-- not null: coverage, date, connections
 SELECT
     coverage,
     date,

@@ -1,4 +1,6 @@
 -- Per SIM and UTC day: traffic by speed class and total, sessions, online minutes, cells, Harvest entries
+-- grain: coverage, date, sim_id, unmapped_imsi
+-- not null: coverage, date
 -- A day counts for a source only when that source has rows for the day in the coverage; where it
 -- has none, the source's columns are NULL (not loaded), not 0. IMSIs that no SIM snapshot knows
 -- are kept under sim_id NULL with their IMSI in unmapped_imsi. Online minutes and cells come from

@@ -1,10 +1,13 @@
 -- SIM-days whose traffic is far above that SIM's trailing median (rule in the file; parameters in report_params)
+-- grain: coverage, sim_id, date
+-- not null: coverage, sim_id, date, total_bytes, trailing_median, baseline_bytes
 -- Rule: over a dense grid of the coverage's loaded traffic days (a loaded day without traffic
 -- counts as 0 bytes), day D of a SIM is anomalous when
 --   * the trailing window (the anomaly_trailing_days days before D, default 14) holds at least
 --     anomaly_min_history_days loaded days (default 7),
---   * the median of the SIM's daily total bytes over those loaded days is above 0,
---   * D's total bytes > anomaly_factor (default 5) x that median, and >= anomaly_min_bytes (1 MB).
+--   * D's total bytes > anomaly_factor (default 5) x the baseline, where the baseline is the
+--     median of the SIM's daily total bytes over those loaded days, but at least
+--     anomaly_baseline_min_bytes (default 3 MB, so small SIMs' noise is not an anomaly).
 -- The SIMs considered are those with traffic on some loaded day of the coverage.
 WITH days AS (
     SELECT DISTINCT coverage, date FROM stg_air_traffic_daily
@@ -47,12 +50,11 @@ SELECT
     j.total_bytes,
     j.trailing_median,
     j.history_days,
-    j.total_bytes / j.trailing_median AS ratio_to_median,
+    greatest(j.trailing_median, p.anomaly_baseline_min_bytes) AS baseline_bytes,
+    j.total_bytes / nullif(j.trailing_median, 0) AS ratio_to_median,
     p.anomaly_factor AS factor
 FROM judged AS j
 CROSS JOIN report_params AS p
 LEFT JOIN stg_sims AS s ON s.coverage = j.coverage AND s.sim_id = j.sim_id
 WHERE j.history_days >= p.anomaly_min_history_days
-    AND j.trailing_median > 0
-    AND j.total_bytes > p.anomaly_factor * j.trailing_median
-    AND j.total_bytes >= p.anomaly_min_bytes
+    AND j.total_bytes > p.anomaly_factor * greatest(j.trailing_median, p.anomaly_baseline_min_bytes)

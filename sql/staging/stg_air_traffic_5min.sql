@@ -1,4 +1,6 @@
 -- Air traffic per IMSI, ~5-minute bucket and speed class, one row per key, with the SIM it belongs to
+-- grain: coverage, imsi, time, speed_class
+-- not null: coverage, date, imsi, time
 SELECT
     t.coverage,
     t.date,

@@ -1,4 +1,6 @@
 -- Air traffic per IMSI, UTC day and speed class, one row per key, with the SIM it belongs to
+-- grain: coverage, date, imsi, speed_class
+-- not null: coverage, date, imsi
 SELECT
     t.coverage,
     t.date,

@@ -1,4 +1,5 @@
 -- API audit log entries (no natural key: a reload replaces its hour), with auth and failure flags
+-- not null: coverage, date, hour, requested_time_ms
 SELECT
     coverage,
     date,

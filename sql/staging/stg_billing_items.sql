@@ -1,4 +1,5 @@
 -- Detailed billing CSV lines with the SIM of the IMSI and a cost category (basic_fee, data, discount, other)
+-- not null: coverage, year_month, bill_item_name, cost_category, amount
 -- Lines have no natural key (identical lines can be legitimate); a reload replaces the whole month.
 -- Data lines are priced per byte, so their quantity is the billed data volume in bytes.
 SELECT

@@ -1,4 +1,5 @@
 -- Billing summaries (cost per bill item and top SIMs) from the latest snapshot that holds each month
+-- not null: coverage, year_month, summary
 SELECT
     coverage,
     date AS snapshot_date,

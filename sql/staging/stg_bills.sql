@@ -1,4 +1,6 @@
 -- Monthly bills, one per coverage and month (the latest load), with the month as YYYY-MM
+-- grain: coverage, year_month
+-- not null: coverage, year_month, amount
 SELECT
     coverage,
     month,

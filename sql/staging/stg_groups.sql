@@ -1,4 +1,6 @@
 -- SIM groups: the latest snapshot of every group, with its name tag, tags and configuration (JSON)
+-- grain: coverage, group_id
+-- not null: coverage, group_id
 SELECT
     coverage,
     group_id,

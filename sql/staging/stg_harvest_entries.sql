@@ -1,4 +1,6 @@
 -- Harvest Data entries, one row per key, with their size in bytes and the SIM that sent them
+-- grain: coverage, resource_type, resource_id, time_ms
+-- not null: coverage, date, resource_type, resource_id, time_ms
 SELECT
     h.coverage,
     h.date,

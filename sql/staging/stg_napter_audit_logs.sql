@@ -1,4 +1,5 @@
 -- Napter audit log entries (no natural key: a reload replaces its hour), with the SIM of the IMSI
+-- not null: coverage, date, hour, created_at_ms, type
 SELECT
     n.coverage,
     n.date,

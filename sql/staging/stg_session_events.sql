@@ -1,4 +1,6 @@
 -- Session events (Created/Modified/Deleted), one row per key, with a cell id and the SIM attached
+-- grain: coverage, sim_id, time_ms, event, session_id
+-- not null: coverage, date, sim_id, time_ms, event
 SELECT
     coverage,
     date,

@@ -1,4 +1,6 @@
 -- Online time per session and cell: [start_ms, end_ms) segments that tile each session, robust to late Deleted stamps
+-- grain: coverage, sim_id, session_id, segment
+-- not null: coverage, sim_id, start_ms, end_ms
 -- A session starts at its Created event (else the createdTime its events carry, else its first
 -- event). It ends at its Deleted event, but never after the SIM's next session starts: Soracom may
 -- stamp a Deleted a few seconds after the next Created when a SIM reconnects quickly. A session

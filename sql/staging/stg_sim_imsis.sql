@@ -1,4 +1,6 @@
 -- IMSI to SIM map over every snapshot (an IMSI keeps the SIM it was last seen on), to attribute traffic and bills
+-- grain: coverage, imsi
+-- not null: coverage, imsi, sim_id
 WITH seen AS (
     SELECT coverage, unnest(imsis) AS imsi, sim_id, date, _loaded_at
     FROM sims

@@ -1,4 +1,6 @@
 -- SIM dimension: the latest snapshot of every SIM, with its tags (JSON), group and IMSIs
+-- grain: coverage, sim_id
+-- not null: coverage, sim_id, snapshot_date
 WITH latest AS (
     SELECT *
     FROM sims

@@ -37,7 +37,9 @@ def _window(start: datetime, length: timedelta) -> Window:
     return Window(key=start.isoformat(), start=start, end=start + length)
 
 
-def _write(lake: Lake, spec: TableSpec, partition: dict[str, object], frames: dict[str, pl.DataFrame]) -> None:
+def _write(
+    lake: Lake, spec: TableSpec, partition: dict[str, object], frames: dict[str, pl.DataFrame]
+) -> None:
     loaded_at = datetime(2030, 1, 1, tzinfo=UTC)
     parts = [add_lineage(frame, coverage, loaded_at) for coverage, frame in frames.items()]
     frame = pl.concat(parts, how="diagonal_relaxed")
@@ -69,39 +71,71 @@ def fill_lake(lake: Lake, world: World, plan: LoadPlan = LoadPlan()) -> None:
         snapshot_day,
         {c: inventory.sims_frame(world.sims(list(world.sim_ids(c)))) for c in covs},
     )
-    _write(lake, inventory.GROUPS_SPEC, snapshot_day, {c: inventory.groups_frame(world.groups(c)) for c in covs})
+    _write(
+        lake, inventory.GROUPS_SPEC, snapshot_day, {c: inventory.groups_frame(world.groups(c)) for c in covs}
+    )
 
     for day in days:
         w = _window(day, DAY)
         to_s = int(w.end.timestamp()) - 1
         csvs = {c: world.air_usage_csv(c, "day", int(w.start.timestamp()), to_s) for c in covs}
-        _write(lake, traffic.DAILY_SPEC, {"date": day.strftime("%Y-%m-%d")},
-               {c: traffic.usage_frame(csv, w, "day") for c, csv in csvs.items()})
+        _write(
+            lake,
+            traffic.DAILY_SPEC,
+            {"date": day.strftime("%Y-%m-%d")},
+            {c: traffic.usage_frame(csv, w, "day") for c, csv in csvs.items()},
+        )
 
     for day in days[-plan.session_days :]:
         w = _window(day, DAY)
         partition = {"date": day.strftime("%Y-%m-%d")}
-        _write(lake, sessions.SPEC, partition,
-               {c: sessions.events_frame(world.all_session_events(c, w.start_ms, w.end_ms), w) for c in covs})
-        _write(lake, harvest.SPEC, partition,
-               {c: harvest.entries_frame(world.all_harvest_entries(c, w.start_ms, w.end_ms), w) for c in covs})
+        _write(
+            lake,
+            sessions.SPEC,
+            partition,
+            {c: sessions.events_frame(world.all_session_events(c, w.start_ms, w.end_ms), w) for c in covs},
+        )
+        _write(
+            lake,
+            harvest.SPEC,
+            partition,
+            {c: harvest.entries_frame(world.all_harvest_entries(c, w.start_ms, w.end_ms), w) for c in covs},
+        )
 
     for day in days[-plan.minute_days :]:
         w = _window(day, DAY)
         to_s = int(w.end.timestamp()) - 1
-        _write(lake, traffic.MINUTES_SPEC, {"date": day.strftime("%Y-%m-%d")},
-               {c: traffic.usage_frame(world.air_usage_csv(c, "minutes", int(w.start.timestamp()), to_s), w,
-                                       "minutes") for c in covs})
+        _write(
+            lake,
+            traffic.MINUTES_SPEC,
+            {"date": day.strftime("%Y-%m-%d")},
+            {
+                c: traffic.usage_frame(
+                    world.air_usage_csv(c, "minutes", int(w.start.timestamp()), to_s), w, "minutes"
+                )
+                for c in covs
+            },
+        )
 
     for day in days[-plan.audit_days :]:
         for h in range(24):
             w = _window(day + HOUR * h, HOUR)
             partition = audit_logs.hour_partition(w)
-            _write(lake, audit_logs.API_SPEC, partition,
-                   {c: audit_logs.api_frame(world.api_audit_logs(c, w.start_ms, w.end_ms), w) for c in covs})
-            _write(lake, audit_logs.NAPTER_SPEC, partition,
-                   {c: audit_logs.napter_frame(world.napter_audit_logs(c, w.start_ms, w.end_ms), w)
-                    for c in covs})
+            _write(
+                lake,
+                audit_logs.API_SPEC,
+                partition,
+                {c: audit_logs.api_frame(world.api_audit_logs(c, w.start_ms, w.end_ms), w) for c in covs},
+            )
+            _write(
+                lake,
+                audit_logs.NAPTER_SPEC,
+                partition,
+                {
+                    c: audit_logs.napter_frame(world.napter_audit_logs(c, w.start_ms, w.end_ms), w)
+                    for c in covs
+                },
+            )
 
     for start, yyyymm in billing_months(world, plan.billing_months):
         partition = {"month": start.strftime("%Y-%m")}
@@ -122,5 +156,9 @@ def fill_lake(lake: Lake, world: World, plan: LoadPlan = LoadPlan()) -> None:
         _write(lake, billing.DAILY_BILLS_SPEC, partition, dailies)
         _write(lake, billing.ITEMS_SPEC, partition, items)
 
-    _write(lake, billing.SUMMARIES_SPEC, snapshot_day,
-           {c: billing.summaries_frame(world.bill_item_summaries(c), world.sim_bill_summaries(c)) for c in covs})
+    _write(
+        lake,
+        billing.SUMMARIES_SPEC,
+        snapshot_day,
+        {c: billing.summaries_frame(world.bill_item_summaries(c), world.sim_bill_summaries(c)) for c in covs},
+    )

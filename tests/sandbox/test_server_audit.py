@@ -87,3 +87,18 @@ def test_paging_the_growing_api_audit_log_never_repeats_or_skips(sandbox, api):
     first_time = times[0]
     older = [e for e in items if entry_time_ms(e) < first_time]
     assert older == world.api_audit_logs("jp", since, first_time)
+
+
+def test_recording_calls_can_be_switched_off(sandbox, api):
+    marker_path = f"/v1/sims/{sandbox.world.sim_ids('jp')[5]}/data"
+
+    def recorded() -> int:
+        logs, _ = follow_pages(api, "/v1/audit_logs/api", {"limit": 1000})
+        return sum(e.get("requestPath") == marker_path for e in logs)
+
+    before = recorded()
+    with sandbox.configured(record_calls=False):
+        assert api.get(marker_path).status_code == 200
+    assert recorded() == before
+    assert api.get(marker_path).status_code == 200
+    assert recorded() == before + 1

@@ -1,0 +1,88 @@
+"""The SQL models under `sql/` as Dagster assets: one asset per file, upstreams parsed from its SQL.
+
+`discover_models` runs when this module is imported, so a model that names an unknown table (or
+has no description, or forms a cycle) fails definition loading with a message naming the file
+and the table. Each asset materialises its model to `<lake>/_models/<name>/part-0.parquet`
+(atomic, rows sorted, so a re-run gives the same file contents); the catalog, which depends on
+every model, exposes them as views.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from assets.tables import TABLE_SPECS
+from pipelines.lake import SqlModel, discover_models, materialise_model
+from pipelines.resources import LakeResource
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MODELS: list[SqlModel] = discover_models(SQL_DIR, [spec.name for spec in TABLE_SPECS])
+MODELS_BY_NAME = {model.name: model for model in MODELS}
+
+
+def _group(model: SqlModel) -> str:
+    return f"models_{model.layer}"
+
+
+def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDefinition:
+    """The asset of one model: deps are the tables and models its SQL reads."""
+
+    @dg.asset(
+        name=model.name,
+        deps=[dg.AssetKey(name) for name in model.depends_on],
+        group_name=_group(model),
+        kinds={"duckdb", "parquet"},
+        description=model.description,
+        metadata={
+            "sql_file": dg.MetadataValue.path(str(model.path)),
+            "layer": model.layer,
+            "depends_on": dg.MetadataValue.json(list(model.depends_on)),
+        },
+    )
+    def _model(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        written = materialise_model(lake.lake(), model, TABLE_SPECS, models)
+        context.log.info(f"model {model.name}: {written.rows} rows -> {written.path}")
+        return dg.MaterializeResult(
+            metadata={
+                "rows": dg.MetadataValue.int(written.rows),
+                "bytes": dg.MetadataValue.int(written.bytes),
+                "path": dg.MetadataValue.path(written.path),
+                "dagster/row_count": dg.MetadataValue.int(written.rows),
+            }
+        )
+
+    return _model
+
+
+MODEL_ASSETS: list[dg.AssetsDefinition] = [model_asset(model) for model in MODELS]
+MODEL_KEYS = [dg.AssetKey(model.name) for model in MODELS]
+
+
+def after_models(catalog: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The catalog asset re-declared downstream of every model (same key, spec and function), so a
+    run that builds models builds the catalog last. The catalog skips models not materialised yet,
+    so load jobs that select only tables and the catalog work as before."""
+    spec = next(iter(catalog.specs))
+    deps = [
+        *spec.deps,
+        *(dg.AssetDep(key) for key in MODEL_KEYS if key not in {d.asset_key for d in spec.deps}),
+    ]
+    compute = catalog.op.compute_fn.decorated_fn  # type: ignore[union-attr]
+    return dg.multi_asset(name=catalog.op.name, specs=[spec.replace_attributes(deps=deps)])(compute)
+
+
+models_job = dg.define_asset_job(
+    "models_job",
+    selection=dg.AssetSelection.assets(*MODEL_KEYS, dg.AssetKey("catalog")),
+    description="Rebuild every SQL model (staging, then marts) from the lake, then the catalog.",
+    tags={"soracom-lake/load": "models"},
+)
+
+models_schedule = dg.ScheduleDefinition(
+    name="models_schedule",
+    job=models_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    description="Nightly at 03:30 UTC, after the nightly loads: rebuild the models and the catalog.",
+)

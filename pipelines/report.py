@@ -1,0 +1,292 @@
+"""`soracom-lake report [--month YYYY-MM]`: a usage and cost summary read from the DuckDB catalog.
+
+It reads only the marts (monthly_summary, billing_reconciliation, sim_monthly_cost,
+sim_daily_usage, cost_by_group_monthly, idle_sims, traffic_anomalies), opens the catalog
+read-only (never blocking a load), and passes the month as a query parameter.
+"""
+
+import argparse
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import duckdb
+
+from pipelines import settings
+
+REQUIRED_MODELS = (
+    "monthly_summary",
+    "billing_reconciliation",
+    "sim_monthly_cost",
+    "sim_daily_usage",
+    "cost_by_group_monthly",
+    "idle_sims",
+    "traffic_anomalies",
+)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ReportError(Exception):
+    """The report cannot be produced; the message says what to do."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--month", default=None, help="billing month YYYY-MM (default: the latest month in the catalog)"
+    )
+    parser.add_argument(
+        "--catalog",
+        default=None,
+        help="DuckDB catalog file (default: SORACOM_CATALOG_PATH, else data/soracom.duckdb)",
+    )
+    parser.add_argument("--top", type=int, default=10, help="rows per top-N list (default: 10)")
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    empty: str = "(none)"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal | float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def render(table: Table, out: TextIO) -> None:
+    print(f"\n{table.title}", file=out)
+    if not table.rows:
+        print(f"  {table.empty}", file=out)
+        return
+    cells = [[_text(v) for v in row] for row in table.rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(table.headers)]
+    numeric = [
+        all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in table.rows)
+        for i in range(len(widths))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        return (
+            "  "
+            + "  ".join(
+                v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+            ).rstrip()
+        )
+
+    print(line(table.headers), file=out)
+    print(line(["-" * w for w in widths]), file=out)
+    for row in cells:
+        print(line(row), file=out)
+
+
+def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
+    """The catalog, read-only; a clear error when it is missing or has no models yet."""
+    if not path.exists():
+        raise ReportError(f"the catalog {path} does not exist yet: run `make demo` or a load first")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    views = {
+        row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    }
+    missing = [m for m in REQUIRED_MODELS if m not in views]
+    if missing:
+        con.close()
+        raise ReportError(
+            f"the catalog {path} has no SQL models {missing} yet: run `make demo`, or materialize the "
+            "models_job in Dagster"
+        )
+    return con
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    return con.execute(sql, list(params)).fetchall()
+
+
+def resolve_month(con: duckdb.DuckDBPyConnection, month: str | None) -> str:
+    months = [r[0] for r in _rows(con, "SELECT DISTINCT month FROM monthly_summary ORDER BY month")]
+    if month is None:
+        if not months:
+            raise ReportError("the catalog holds no billing month yet: load the billing months first")
+        return months[-1]
+    if not _MONTH.match(month):
+        raise ReportError(f"--month must look like 2026-11 (YYYY-MM), got {month!r}")
+    if month not in months:
+        raise ReportError(
+            f"no billing data for {month}; months in the catalog: {', '.join(months) or 'none'}"
+        )
+    return month
+
+
+def report_tables(con: duckdb.DuckDBPyConnection, month: str, top: int) -> list[Table]:
+    m = [month]
+    summary = _rows(
+        con,
+        "SELECT coverage, currency, bill_amount, CASE WHEN preliminary THEN 'preliminary' ELSE 'closed' END, "
+        "data_mb, active_sims, billed_sims, cost_per_active_sim FROM monthly_summary WHERE month = ? "
+        "ORDER BY coverage",
+        m,
+    )
+    reconciliation = _rows(
+        con,
+        "SELECT coverage, currency, bill_amount, csv_total, daily_bills_total, csv_minus_bill, "
+        "daily_bills_minus_csv_daily, CASE WHEN reconciled THEN 'ok' WHEN reconciled IS NULL THEN "
+        "'incomplete' ELSE 'MISMATCH' END FROM billing_reconciliation WHERE month = ? ORDER BY coverage",
+        m,
+    )
+    top_cost = _rows(
+        con,
+        "SELECT coverage, coalesce(sim_id, 'IMSI ' || unmapped_imsi), name, group_name, currency, "
+        "total_amount, basic_fee_amount, data_amount, round(data_bytes / 1e6, 1), cost_per_mb "
+        "FROM sim_monthly_cost WHERE month = ? ORDER BY total_amount DESC, sim_id LIMIT ?",
+        [month, top],
+    )
+    top_traffic = _rows(
+        con,
+        "SELECT coverage, coalesce(sim_id, 'IMSI ' || unmapped_imsi), any_value(name), "
+        "any_value(group_name), "
+        "round(sum(total_bytes) / 1e6, 1) AS mb, count(total_bytes) AS days, "
+        "round(sum(online_minutes) / 60, 1) AS online_h, sum(sessions_started) AS sessions "
+        "FROM sim_daily_usage WHERE strftime(date, '%Y-%m') = ? AND total_bytes IS NOT NULL "
+        "GROUP BY ALL ORDER BY mb DESC, 2 LIMIT ?",
+        [month, top],
+    )
+    groups = _rows(
+        con,
+        "SELECT coverage, group_name, currency, sims, total_amount, basic_fee_amount, data_amount, "
+        "other_amount, round(data_bytes / 1e6, 1) FROM cost_by_group_monthly WHERE month = ? "
+        "ORDER BY coverage, total_amount DESC, group_name",
+        m,
+    )
+    idle = _rows(
+        con,
+        "SELECT coverage, sim_id, name, group_name, status, currency, charges_in_window, "
+        "window_start || '..' || window_end, last_traffic_date FROM idle_sims "
+        "ORDER BY charges_in_window DESC, sim_id LIMIT ?",
+        [top],
+    )
+    idle_total = _rows(
+        con,
+        "SELECT coverage, count(*), sum(charges_in_window) FROM idle_sims "
+        "GROUP BY coverage ORDER BY coverage",
+    )
+    anomalies = _rows(
+        con,
+        "SELECT date, coverage, sim_id, name, round(total_bytes / 1e6, 1), round(baseline_bytes / 1e6, 2), "
+        "round(total_bytes / baseline_bytes, 1) FROM traffic_anomalies WHERE strftime(date, '%Y-%m') = ? "
+        "ORDER BY total_bytes / baseline_bytes DESC, date, sim_id LIMIT ?",
+        [month, top],
+    )
+    idle_title = "Idle SIMs: charged in the window but no traffic (savings candidates)"
+    if idle_total:
+        idle_title += " - " + ", ".join(f"{c}: {n} SIMs, {_text(t)}" for c, n, t in idle_total)
+    return [
+        Table(
+            f"Bill {month}",
+            (
+                "coverage",
+                "currency",
+                "bill",
+                "state",
+                "data MB",
+                "active SIMs",
+                "billed SIMs",
+                "per active SIM",
+            ),
+            summary,
+        ),
+        Table(
+            "Reconciliation (billing CSV vs monthly bill vs daily bills)",
+            (
+                "coverage",
+                "currency",
+                "bill",
+                "CSV total",
+                "daily bills",
+                "CSV-bill",
+                "daily-CSV daily",
+                "status",
+            ),
+            reconciliation,
+        ),
+        Table(
+            f"Top {top} SIMs by cost",
+            (
+                "coverage",
+                "SIM",
+                "name",
+                "group",
+                "currency",
+                "total",
+                "basic fee",
+                "data",
+                "data MB",
+                "per MB",
+            ),
+            top_cost,
+        ),
+        Table(
+            f"Top {top} SIMs by traffic (loaded days of {month})",
+            ("coverage", "SIM", "name", "group", "MB", "days", "online h", "sessions"),
+            top_traffic,
+            "(no traffic loaded for this month)",
+        ),
+        Table(
+            "Cost by group",
+            ("coverage", "group", "currency", "SIMs", "total", "basic fee", "data", "other", "data MB"),
+            groups,
+        ),
+        Table(
+            idle_title,
+            ("coverage", "SIM", "name", "group", "status", "currency", "charges", "window", "last traffic"),
+            idle,
+        ),
+        Table(
+            f"Traffic anomalies in {month} (day > factor x baseline; rule in traffic_anomalies.sql)",
+            ("date", "coverage", "SIM", "name", "MB", "baseline MB", "x baseline"),
+            anomalies,
+        ),
+    ]
+
+
+def print_report(catalog_path: Path, month: str | None, top: int, out: TextIO) -> None:
+    con = open_catalog(catalog_path)
+    try:
+        chosen = resolve_month(con, month)
+        tables = report_tables(con, chosen, top)
+    finally:
+        con.close()
+    print(f"Soracom usage and cost report - {chosen} (catalog {catalog_path})", file=out)
+    for table in tables:
+        render(table, out)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    import sys
+
+    stream = out or sys.stdout
+    path = Path(args.catalog or settings.setting(settings.CATALOG_PATH)).expanduser().resolve()
+    if args.top < 1:
+        print("error: --top must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        print_report(path, args.month, args.top, stream)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="soracom-lake report", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
