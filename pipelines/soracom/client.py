@@ -298,7 +298,7 @@ class CoreClient:
                         self.stats.http_5xx += 1
                         reason = "server_error"
                     last_error = f"{code}: {message}" if code else (message or "no error body")
-                    advised = server_advised_wait(response.headers)
+                    advised = server_advised_wait(response.headers, status)
                 else:
                     code, message = parse_error_body(body)
                     if status == 401:

@@ -52,17 +52,18 @@ def parse_seconds(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def server_advised_wait(headers: Mapping[str, str]) -> float | None:
-    """The longest wait the server asked for, if it asked."""
-    waits = [
-        w
-        for w in (
-            parse_retry_after(headers.get("retry-after")),
-            parse_seconds(headers.get(RATE_LIMIT_REFRESH_HEADER)),
-        )
-        if w is not None
-    ]
-    return max(waits) if waits else None
+def server_advised_wait(headers: Mapping[str, str], status: int) -> float | None:
+    """The wait the server asked for, if it asked.
+
+    `Retry-After` counts on any status. `X-Soracom-Ratelimit-Seconds-Before-Refresh` comes
+    with every answer, so it is advice only on a 429 (on a 5xx it would stall a retry
+    for up to a minute for nothing).
+    """
+    waits = [parse_retry_after(headers.get("retry-after"))]
+    if status == 429:
+        waits.append(parse_seconds(headers.get(RATE_LIMIT_REFRESH_HEADER)))
+    known = [w for w in waits if w is not None]
+    return max(known) if known else None
 
 
 class RetryBudget:

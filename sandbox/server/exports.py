@@ -27,6 +27,7 @@ DOWNLOAD_PREFIX = "/_files"
 @dataclass
 class ExportRecord:
     exported_file_id: str
+    coverage: str
     filename: str
     render: Callable[[], bytes]
     created: float
@@ -49,10 +50,13 @@ class ExportRegistry:
         self._by_id: dict[str, ExportRecord] = {}
         self._by_token: dict[str, ExportRecord] = {}
 
-    def create(self, filename: str, render: Callable[[], bytes], asynchronous: bool) -> ExportRecord:
+    def create(
+        self, coverage: str, filename: str, render: Callable[[], bytes], asynchronous: bool
+    ) -> ExportRecord:
         now = time.time()
         record = ExportRecord(
             exported_file_id=f"fe_{uuid.uuid4()}",
+            coverage=coverage,
             filename=filename,
             render=render,
             created=now,

@@ -15,7 +15,7 @@ def export_answer(call: Call, filename: str, render: Callable[[], bytes]) -> Res
     """`sync` (the default) answers `{url}`; `async` answers `{exportedFileId, exportedFilePath}`."""
     mode = call.choice_query("export_mode", ("async", "sync"), "sync")
     registry = call.state.exports
-    record = registry.create(filename, render, asynchronous=mode == "async")
+    record = registry.create(call.coverage, filename, render, asynchronous=mode == "async")
     call.state.stats.exports_created += 1
     if mode == "sync":
         return json_response({"url": registry.download_url(call.request, record)})
@@ -31,7 +31,7 @@ def export_answer(call: Call, filename: str, render: Callable[[], bytes]) -> Res
 async def get_exported_file(call: Call) -> Response:
     exported_file_id = call.request.path_params["exported_file_id"]
     record = call.state.exports.get(exported_file_id)
-    if record is None:
+    if record is None or record.coverage != call.coverage:
         raise not_found(f"No such exported file: {exported_file_id}")
     status = record.status(time.time())
     if status != "exported":

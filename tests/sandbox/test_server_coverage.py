@@ -63,3 +63,13 @@ def test_unknown_api_is_a_json_404(sandbox, api):
     assert answer.status_code == 404
     assert set(answer.json()) == {"code", "message"}
     assert api.delete("/v1/sims").status_code == 405
+
+
+def test_an_export_is_only_visible_in_its_own_coverage(both):
+    with (
+        authenticated_client(both.url_for("g"), both.credentials) as g,
+        authenticated_client(both.url_for("jp"), both.credentials) as jp,
+    ):
+        file_id = g.post("/v1/bills/latest/export", params={"export_mode": "async"}).json()["exportedFileId"]
+        assert g.get(f"/v1/files/exported/{file_id}").status_code == 200
+        assert jp.get(f"/v1/files/exported/{file_id}").status_code == 404

@@ -53,7 +53,7 @@ def test_every_page_arrives_once_under_faults(sandbox, creds):
     world = sandbox.world
     end = world.now
     start = end - timedelta(days=3)
-    sandbox.settings.update({"error_rate": 0.15, "drop_rate": 0.1, "token_ttl": 3})
+    sandbox.settings.update({"error_rate": 0.15, "drop_rate": 0.1, "token_ttl": 1})
 
     async def scenario():
         async with make_client(sandbox, creds, max_concurrency=8) as c:

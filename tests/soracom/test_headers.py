@@ -42,8 +42,10 @@ def test_retry_after_forms():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None
     headers = httpx.Headers({"Retry-After": "3", "X-Soracom-Ratelimit-Seconds-Before-Refresh": "12"})
-    assert server_advised_wait(headers) == 12.0
-    assert server_advised_wait(httpx.Headers({})) is None
+    assert server_advised_wait(headers, 429) == 12.0
+    assert server_advised_wait(headers, 503) == 3.0  # the refresh header is advice only on 429
+    assert server_advised_wait(httpx.Headers({"X-Soracom-Ratelimit-Seconds-Before-Refresh": "50"}), 500) is None
+    assert server_advised_wait(httpx.Headers({}), 429) is None
 
 
 def test_both_error_body_shapes():
