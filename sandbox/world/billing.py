@@ -225,7 +225,7 @@ class Billing:
             for d in sorted(daily, reverse=True)
         ]
 
-    def item_summary(self, mi: int, updated_ms: int) -> dict[str, Any]:
+    def item_summary(self, mi: int, updated_s: int) -> dict[str, Any]:
         items = self.totals(mi)["items"]
         breakdown = [
             {"amount": float(nano_to_decimal(v)), "billItemCategory": category(name), "billItemName": name}
@@ -235,11 +235,11 @@ class Billing:
         return {
             "yearMonth": yyyymm(mi),
             "currency": self.currency,
-            "updatedTime": updated_ms,
+            "updatedTime": updated_s,
             "costBreakdownList": breakdown,
         }
 
-    def sim_summary(self, mi: int, updated_ms: int) -> dict[str, Any]:
+    def sim_summary(self, mi: int, updated_s: int) -> dict[str, Any]:
         per_sim = self.totals(mi)["per_sim"]
         breakdown = [
             {"amount": float(nano_to_decimal(v)), "simId": self.inv.sim_id[s]} for s, v in per_sim.items()
@@ -248,7 +248,7 @@ class Billing:
         return {
             "yearMonth": yyyymm(mi),
             "currency": self.currency,
-            "updatedTime": updated_ms,
+            "updatedTime": updated_s,
             "costBreakdownList": breakdown,
         }
 

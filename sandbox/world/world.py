@@ -328,8 +328,11 @@ class World:
         return to_csv(self.billing_columns(), rows)
 
     def _summary_months(self) -> list[tuple[int, int]]:
+        """(month index, updatedTime in seconds, as the summary schemas define it)."""
         now_mi = month_index(self.now)
-        return [(m, min(self.now_ms, month_days(m)[1] * DAY_MS)) for m in range(now_mi, now_mi - 4, -1)]
+        return [
+            (m, min(self.now_ms, month_days(m)[1] * DAY_MS) // 1000) for m in range(now_mi, now_mi - 4, -1)
+        ]
 
     def bill_item_summaries(self, coverage: str) -> list[dict[str, Any]]:
         """BillingSummaryResponseOfBillItems for this month and the 3 before, newest first."""
