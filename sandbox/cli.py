@@ -56,6 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument("--fault-seed", type=int, default=_DEFAULTS.fault_seed, help="seed of the fault RNG")
 
+    bad = parser.add_argument_group(
+        "bad input (answers that break the contract; see sandbox/server/badinput.py)"
+    )
+    bad.add_argument(
+        "--bad-input",
+        default="",
+        metavar="MODE",
+        help="not_json, html_200, truncated, missing_fields, extra_fields, number_as_string, null_values, "
+        "leading_zero_ids, harvest_huge, harvest_binary, harvest_not_json, csv_no_bom, csv_header_only, "
+        "csv_tag_collision, csv_extra_columns, csv_non_utf8 (default: off)",
+    )
+    bad.add_argument(
+        "--bad-input-operations", default="", help="comma-separated operationIds it hits (default: all)"
+    )
+    bad.add_argument("--bad-input-fields", default="", help="comma-separated fields for the field modes")
+
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:
     settings = SandboxSettings()
@@ -75,6 +91,9 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
             "token_ttl": args.token_ttl,
             "export_delay_s": args.export_delay_s,
             "fault_seed": args.fault_seed,
+            "bad_input": args.bad_input,
+            "bad_input_operations": args.bad_input_operations,
+            "bad_input_fields": args.bad_input_fields,
         }
     )
     return settings

@@ -54,6 +54,7 @@ class TokenManager:
         self._api_key: str | None = None
         self._token: str | None = None
         self._issued_at = 0.0
+        self._last_ok_at = 0.0
         self._lifetime_s = float(settings.token_timeout_s)
         self.operator_id: str | None = None
         self.user_name: str | None = None
@@ -97,6 +98,11 @@ class TokenManager:
             if self._token is None:
                 await self._authenticate()
 
+    def succeeded(self, generation: int) -> None:
+        """A request with token `generation` was accepted: the token lived at least this long."""
+        if generation == self.generation:
+            self._last_ok_at = time.monotonic()
+
     async def unauthorized(self, generation: int) -> None:
         """A request with token `generation` got 401: re-authenticate unless someone already did."""
         async with self._lock:
@@ -104,8 +110,10 @@ class TokenManager:
                 return
             age = time.monotonic() - self._issued_at
             if age < self._lifetime_s:
-                # The server expires tokens sooner than we asked: remember its real lifetime.
-                self._lifetime_s = max(_MIN_LIFETIME_S, age)
+                # The server expires tokens sooner than we asked: remember its real lifetime,
+                # taking the age of the last accepted request (a lower bound) when we have one.
+                lived = self._last_ok_at - self._issued_at if self._last_ok_at > self._issued_at else age / 2
+                self._lifetime_s = max(_MIN_LIFETIME_S, min(lived, age))
                 log.info("token refused after %.1fs; renewing tokens earlier from now on", age)
             await self._authenticate()
 
@@ -121,7 +129,7 @@ class TokenManager:
                 exc.status,
                 exc.code,
                 exc.message,
-                hint=f"check the credentials of {creds.principal} (from {creds.source})",
+                hint=f"Check the credentials of {creds.principal} (from {creds.source})",
             ) from None
         if not isinstance(data, dict) or not data.get("apiKey") or not data.get("token"):
             raise SoracomError("POST /auth (auth) answered without apiKey and token")

@@ -271,6 +271,8 @@ class CoreClient:
                     "%s -> %s (%d bytes) in %.3fs", call.name, status, len(body), time.monotonic() - started
                 )
                 if 200 <= status < 300:
+                    if auth == "managed":
+                        self._tokens.succeeded(generation)
                     if not body.strip():
                         return ApiResponse(status, response.headers, None)
                     try:
@@ -303,9 +305,9 @@ class CoreClient:
                     code, message = parse_error_body(body)
                     if status == 401:
                         hint = (
-                            "the token was refused again right after re-authenticating"
+                            "The token was refused again right after re-authenticating"
                             if auth == "managed"
-                            else "check the credentials"
+                            else "Check the credentials"
                         )
                         raise SoracomAuthError(call.name, status, code, message, hint=hint)
                     raise SoracomAPIError(call.name, status, code, message)

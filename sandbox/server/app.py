@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.server import (
+    badinput,
     exports_api,
     routes_audit,
     routes_auth,
@@ -22,6 +23,7 @@ from sandbox.server import (
 )
 from sandbox.server.call import Operation, make_endpoint
 from sandbox.server.errors import ApiError, error_response
+from sandbox.server.exports import DOWNLOAD_PREFIX
 from sandbox.server.faults import silence_drop_logs
 from sandbox.server.routes_admin import admin_routes
 from sandbox.server.settings import SandboxSettings
@@ -60,8 +62,9 @@ def create_app(world: World, settings: SandboxSettings | None = None) -> Starlet
     for coverage in world.coverages:
         prefix = COVERAGE_PREFIX[coverage] + "/v1"
         for op in OPERATIONS:
-            routes.append(Route(prefix + op.path, make_endpoint(op, state, coverage), methods=[op.method]))
-    routes.extend(admin_routes(state))
+            endpoint = badinput.corrupting(make_endpoint(op, state, coverage), op.operation_id, state)
+            routes.append(Route(prefix + op.path, endpoint, methods=[op.method]))
+    routes.extend(badinput.corrupting_downloads(admin_routes(state), DOWNLOAD_PREFIX, state))
     silence_drop_logs()
     app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
     app.state.sandbox = state

@@ -45,6 +45,10 @@ class SandboxSettings:
     export_delay_s: float = 0.5  # async exports stay `processing` this long
     export_outcome: str = "exported"  # final status of new async exports: exported|processing|failed
     download_url_ttl_s: float = 600.0  # the presigned-like download URL expires after this
+    # bad input (sandbox/server/badinput.py): one mode at a time, "" = off
+    bad_input: str = ""  # e.g. not_json, html_200, missing_fields, csv_header_only, harvest_binary...
+    bad_input_operations: str = ""  # comma-separated operationIds it hits ("" = all it applies to)
+    bad_input_fields: str = ""  # comma-separated field names for the field modes ("" = the mode's default)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +89,14 @@ def _check(name: str, value: Any) -> Any:
     if name in ("short_pages", "repeat_cursor", "record_calls"):
         if not isinstance(value, bool):
             raise ValueError(f"setting {name} must be true or false, got {value!r}")
+        return value
+    if name == "bad_input":
+        from sandbox.server.badinput import check_mode
+
+        return check_mode(value)
+    if name in ("bad_input_operations", "bad_input_fields"):
+        if not isinstance(value, str):
+            raise ValueError(f"setting {name} must be a comma-separated string, got {value!r}")
         return value
     if name == "export_outcome":
         if value not in EXPORT_OUTCOMES:

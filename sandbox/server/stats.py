@@ -18,6 +18,7 @@ class ServerStats:
     tokens_issued: int = 0  # by /auth and generateAuthToken
     exports_created: int = 0
     downloads: int = 0  # export files served
+    bad_inputs: int = 0  # answers corrupted by the bad_input setting (sandbox/server/badinput.py)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class ServerStats:
             "tokens_issued": self.tokens_issued,
             "exports_created": self.exports_created,
             "downloads": self.downloads,
+            "bad_inputs": self.bad_inputs,
         }
 
     def reset(self) -> None:

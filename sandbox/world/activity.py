@@ -21,6 +21,9 @@ from sandbox.world.sessions import Sessions
 from sandbox.world.timeutil import DAY_MS, month_days
 
 N_SC = len(SPEED_CLASSES)
+_FEW_SIMS = 16  # requests for at most this many SIMs may be served from a cached all-SIM window
+_HOT_AFTER = 8  # ...once this many such requests asked for the same window
+_BULK_SIMS = 50  # last_sessions for this many SIMs or more is cut from the all-SIM answer
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Activity:
         self._windows = _Lru(window_cache)
         self._days = _Lru(day_cache)
         self._months: dict[int, Usage] = {}
+        self._misses: dict[int, int] = {}  # few-SIM requests per window not yet cached
+        self._last: tuple[Sessions, Sessions] | None = None  # last_sessions of every SIM
         self._lock = RLock()
 
     # --- sessions --------------------------------------------------------------------
@@ -100,10 +105,25 @@ class Activity:
 
     def sessions_of(self, sims: NDArray[np.int64], from_ms: int, to_ms: int) -> Sessions:
         """Sessions of some SIMs whose [start, Deleted stamp] may touch [from_ms, to_ms)."""
-        parts = [
-            sessions_mod.generate(self.inv, sims, w) for w in sessions_mod.windows_overlapping(from_ms, to_ms)
-        ]
+        parts = [self._window_part(sims, w) for w in sessions_mod.windows_overlapping(from_ms, to_ms)]
         return Sessions.concat(parts)
+
+    def _window_part(self, sims: NDArray[np.int64], w: int) -> Sessions:
+        """Sessions of a few SIMs in window w: cut from the all-SIM window once that window is
+        asked for often (a server answering one call per SIM), else generated for them alone.
+        Both give the same rows: every draw is a hash of (seed, SIM, window, ...)."""
+        with self._lock:
+            hot = w in self._windows
+            if not hot and len(sims) <= _FEW_SIMS:
+                self._misses[w] = self._misses.get(w, 0) + 1
+                hot = self._misses[w] >= _HOT_AFTER
+        if not hot or len(sims) > _FEW_SIMS:
+            return sessions_mod.generate(self.inv, sims, w)
+        whole = self.window(w)  # ordered by SIM, then start
+        lo = np.searchsorted(whole.sim, sims, side="left")
+        hi = np.searchsorted(whole.sim, sims, side="right")
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]) if len(sims) else lo
+        return whole.take(rows.astype(np.int64))
 
     def sessions_all(self, from_ms: int, to_ms: int) -> Sessions:
         return Sessions.concat([self.window(w) for w in sessions_mod.windows_overlapping(from_ms, to_ms)])
@@ -114,9 +134,22 @@ class Activity:
         """For each SIM: its latest session started before now and its latest one deleted before now.
 
         Returns (sims, latest_started, latest_deleted), each row aligned with `sims`; a SIM with
-        no such session has j = -1 in that row.
+        no such session has j = -1 in that row. Big requests (a /sims page) are served from one
+        pass over every SIM, computed once: `now` is fixed, so the answer never changes.
         """
         sims = np.asarray(sims, dtype=np.int64)
+        if len(sims) >= _BULK_SIMS and lookback_windows == 60:
+            with self._lock:
+                if self._last is None:
+                    _, started, deleted = self._last_sessions(self._all, lookback_windows)
+                    self._last = (started, deleted)
+            started, deleted = self._last
+            return sims, started.take(sims), deleted.take(sims)
+        return self._last_sessions(sims, lookback_windows)
+
+    def _last_sessions(
+        self, sims: NDArray[np.int64], lookback_windows: int
+    ) -> tuple[NDArray[np.int64], Sessions, Sessions]:
         empty = sessions_mod.generate(self.inv, sims[:0], 0)
         started = _placeholder(sims)
         deleted = _placeholder(sims)
@@ -128,6 +161,7 @@ class Activity:
         need_s &= ~never
         need_d &= ~never
         offset = np.zeros(len(sims), np.int64)
+        unique = len(np.unique(sims)) == len(sims)  # then rows are found by SIM, vectorised
         for _ in range(lookback_windows):
             todo = np.flatnonzero(need_s | need_d)
             if len(todo) == 0:
@@ -137,6 +171,10 @@ class Activity:
             for w in np.unique(w_of):
                 rows = todo[w_of == w]
                 s = sessions_mod.generate(self.inv, sims[rows], int(w))
+                if unique:
+                    _take_latest(s, rows, sims[rows], s.start_ms < self.now_ms, need_s, started)
+                    _take_latest(s, rows, sims[rows], s.deleted_ms < self.now_ms, need_d, deleted)
+                    continue
                 for row in rows:
                     mine = s.take(s.sim == sims[row]) if len(s) else empty
                     if need_s[row]:
@@ -201,6 +239,33 @@ def _placeholder(sims: NDArray[np.int64]) -> Sessions:
         r_up=z.copy(),
         r_dp=z.copy(),
     )
+
+
+def _take_latest(
+    s: Sessions,
+    rows: NDArray[np.int64],
+    row_sims: NDArray[np.int64],
+    ok: NDArray[np.bool_],
+    need: NDArray[np.bool_],
+    target: Sessions,
+) -> None:
+    """For each row still in `need`, copy its SIM's last session (in `s` order) where `ok` holds.
+
+    `s` is ordered by SIM, then start, so the last `ok` index of a run of equal SIMs is the
+    latest; `row_sims` (the SIMs of `rows`) must be unique."""
+    k = np.flatnonzero(ok)
+    if len(k) == 0:
+        return
+    sim = s.sim[k]
+    last = np.r_[sim[1:] != sim[:-1], True]
+    k, sim = k[last], sim[last]
+    order = np.argsort(row_sims, kind="stable")
+    found = rows[order[np.searchsorted(row_sims[order], sim)]]
+    wanted = need[found]
+    found, k = found[wanted], k[wanted]
+    for f in fields(Sessions):
+        getattr(target, f.name)[found] = getattr(s, f.name)[k]
+    need[found] = False
 
 
 def _assign(target: Sessions, row: int, source: Sessions, k: int) -> None:

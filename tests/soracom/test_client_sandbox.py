@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from datetime import timedelta
@@ -43,7 +44,15 @@ def test_inventory_lists_are_complete(sandbox, creds):
     sims, groups, subscribers, stats = run(scenario())
     assert Counter(s["simId"] for s in sims) == Counter(sandbox.world.sim_ids("jp"))
     assert sorted(g["groupId"] for g in groups) == sorted(g["groupId"] for g in sandbox.world.groups("jp"))
-    assert len({s["imsi"] for s in subscribers}) == len(subscribers) > 0
+    world = sandbox.world
+    expected_imsis = [
+        imsi
+        for sim_id in world.sim_ids("jp")
+        for p in world.sim(sim_id)["profiles"].values()
+        for imsi in p["subscribers"]
+    ]
+    # listSubscribers pages by `link` header only; listSims by both headers.
+    assert Counter(s["imsi"] for s in subscribers) == Counter(expected_imsis)
     assert stats.auths == 1
     assert stats.pages_by_operation["listSims"] >= len(sandbox.world.sim_ids("jp")) // 7
 
@@ -110,30 +119,28 @@ def test_token_expiry_reauthenticates_once_and_replays(sandbox, creds):
 
 def test_short_token_lifetime_is_learned_and_renewed(sandbox, creds):
     """After one 401 the client renews tokens before the server's cap instead of failing again."""
-    import asyncio
-
-    sandbox.settings.update({"token_ttl": 1})
+    sandbox.settings.update({"token_ttl": 2})
 
     async def scenario():
         async with make_client(sandbox, creds) as c:
-            for _ in range(12):
+            for _ in range(20):
                 await c.request_json("GET", "/groups", operation="listGroups")
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(0.2)
             return c.stats
 
     stats = run(scenario())
-    assert stats.unauthorized_replays <= 2
-    assert stats.auths <= 3
+    assert stats.unauthorized_replays == 1
+    assert stats.auths == 2
     assert stats.token_refreshes >= 1
 
 
 def test_secrets_never_logged_or_shown(sandbox, creds, caplog):
     caplog.set_level(logging.DEBUG)
-    sandbox.settings.update({"error_rate": 0.2})
+    sandbox.settings.update({"error_rate": 0.1})
     texts: list[str] = []
 
     async def scenario():
-        async with make_client(sandbox, creds, max_attempts=2) as c:
+        async with make_client(sandbox, creds) as c:
             await collect(c.list_sims())
             sandbox.expire_tokens()
             await collect(c.list_groups())
@@ -158,6 +165,9 @@ def test_secrets_never_logged_or_shown(sandbox, creds, caplog):
     secrets = {"secret-sandbox", "secret-WRONG-value"}
     for principal in sandbox.state.tokens._by_token.values():
         secrets.update({principal.token, principal.api_key})
+    download_tokens = set(sandbox.state.exports._by_token)  # the signed part of download URLs
+    assert download_tokens
+    secrets.update(download_tokens)
     assert len(secrets) > 3
     logged = "\n".join(r.getMessage() + " " + str(r.args) for r in caplog.records) + "\n".join(
         caplog.messages
@@ -243,7 +253,7 @@ def test_client_errors_fail_at_once_with_the_api_code(sandbox, creds):
                 await c.request_json(
                     "GET",
                     "/stats/air/sims/{sim_id}",
-                    path_params={"sim_id": "x"},
+                    path_params={"sim_id": sandbox.world.sim_ids("jp")[0]},
                     params={"from": 1, "to": 2, "period": "weekly"},
                     operation="getAirStatsOfSim",
                 )

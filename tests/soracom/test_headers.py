@@ -44,7 +44,9 @@ def test_retry_after_forms():
     headers = httpx.Headers({"Retry-After": "3", "X-Soracom-Ratelimit-Seconds-Before-Refresh": "12"})
     assert server_advised_wait(headers, 429) == 12.0
     assert server_advised_wait(headers, 503) == 3.0  # the refresh header is advice only on 429
-    assert server_advised_wait(httpx.Headers({"X-Soracom-Ratelimit-Seconds-Before-Refresh": "50"}), 500) is None
+    assert (
+        server_advised_wait(httpx.Headers({"X-Soracom-Ratelimit-Seconds-Before-Refresh": "50"}), 500) is None
+    )
     assert server_advised_wait(httpx.Headers({}), 429) is None
 
 
