@@ -91,7 +91,11 @@ def session_events(c: NaiveClient, start: datetime, end: datetime) -> int:
 
 
 def _usage_export(c: NaiveClient, start: datetime, end: datetime, period: str) -> int:
-    body = {"from": int(start.timestamp()), "to": int((end - timedelta(seconds=1)).timestamp()), "period": period}
+    body = {
+        "from": int(start.timestamp()),
+        "to": int((end - timedelta(seconds=1)).timestamp()),
+        "period": period,
+    }
     answer = c.call(
         "exportAirStats",
         "POST",

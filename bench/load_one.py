@@ -87,20 +87,28 @@ def baseline(args: argparse.Namespace) -> dict[str, Any]:
 
     start = datetime.fromisoformat(args.day).replace(tzinfo=UTC)
     cpu_before = time.process_time()
-    run = run_baseline(args.url, {"authKeyId": args.auth_key_id, "authKey": args.auth_key}, args.source, start)
+    run = run_baseline(
+        args.url, {"authKeyId": args.auth_key_id, "authKey": args.auth_key}, args.source, start
+    )
     return {
         "source": args.source,
         "wall_s": run.wall_s,
         "rows": run.items,
         "bytes": run.bytes,
-        "client": {"calls": sum(run.calls.values()), "calls_by_operation": dict(run.calls), "http_429": run.http_429},
+        "client": {
+            "calls": sum(run.calls.values()),
+            "calls_by_operation": dict(run.calls),
+            "http_429": run.http_429,
+        },
         "cpu_s": time.process_time() - cpu_before,
         "peak_rss_mb": peak_rss_mb(),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--source", required=True, choices=SOURCES)
     parser.add_argument("--day", required=True, help="UTC day to load, YYYY-MM-DD")
     parser.add_argument("--url", required=True, help="sandbox origin, e.g. http://127.0.0.1:8765")
@@ -108,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth-key", required=True)
     parser.add_argument("--lake", required=True, help="lake root folder")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--baseline", action="store_true", help="fetch the naive way instead (bench/baseline.py)")
+    parser.add_argument(
+        "--baseline", action="store_true", help="fetch the naive way instead (bench/baseline.py)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("dagster").setLevel(logging.WARNING)
     print(json.dumps(baseline(args) if args.baseline else load(args)), flush=True)

@@ -213,8 +213,11 @@ def format_scenario(scenario: str, ours: list[SourceRun], base: dict[str, Source
     total = sum(r.wall_s or 0 for r in done)
     calls = sum(r.calls for r in done)
     http_429 = sum(r.http_429 for r in done)
-    lines += ["", f"whole nightly load: {total:,.2f} s, {calls:,} calls, {http_429} answered 429"
-              f" ({100 * http_429 / calls if calls else 0:.2f} %)"]
+    lines += [
+        "",
+        f"whole nightly load: {total:,.2f} s, {calls:,} calls, {http_429} answered 429"
+        f" ({100 * http_429 / calls if calls else 0:.2f} %)",
+    ]
     if base and all(b.wall_s for b in base.values()) and len(base) == len(ours):
         base_total = sum(b.wall_s or 0 for b in base.values())
         base_calls = sum(b.calls for b in base.values())
@@ -302,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
             base: dict[str, SourceRun] = {}
             for source in args.sources:
                 common = dict(
-                    source=source, scenario=scenario, day=day, concurrency=args.concurrency, lake=lake,
+                    source=source,
+                    scenario=scenario,
+                    day=day,
+                    concurrency=args.concurrency,
+                    lake=lake,
                     deadline=deadline,
                 )
                 run = run_source(sandbox, server, baseline=False, **common)

@@ -51,7 +51,9 @@ def sessions_throughput(world: World, days: list[datetime], lake: Lake) -> dict[
     rows = frame_s = write_s = 0.0
     for window, records in batches:
         frame, t_frame = _timed(lambda records=records, window=window: sessions.events_frame(records, window))
-        written, t_write = _timed(lambda frame=frame, window=window: _write(lake, sessions.SPEC, window.key, frame))
+        written, t_write = _timed(
+            lambda frame=frame, window=window: _write(lake, sessions.SPEC, window.key, frame)
+        )
         rows += written
         frame_s += t_frame
         write_s += t_write
@@ -84,7 +86,9 @@ def report(name: str, figures: dict[str, float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sims", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=5, help="days of session events and daily traffic")
     parser.add_argument("--minute-days", type=int, default=1, help="days of 5-minute traffic")
@@ -101,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|")
         print(report("session_events", sessions_throughput(world, days, lake)), flush=True)
         print(report("air_traffic_daily", traffic_throughput(world, days, lake, "day")), flush=True)
-        print(report("air_traffic_5min", traffic_throughput(world, days[-args.minute_days :], lake, "minutes")))
+        print(
+            report("air_traffic_5min", traffic_throughput(world, days[-args.minute_days :], lake, "minutes"))
+        )
     return 0
 
 

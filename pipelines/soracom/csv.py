@@ -44,22 +44,28 @@ def _header(data: bytes) -> list[str]:
         return []
 
 
+def _is_blank(data: bytes, start: int) -> bool:
+    """No content after `start` but whitespace, without copying a big file (`strip()` would)."""
+    return not data[start : start + 4096].strip() and not data[start:].strip()
+
+
 def parse_csv(data: bytes) -> pl.DataFrame:
-    """A CSV export as a DataFrame of String columns, named by the header row."""
-    if data.startswith(BOM):
-        data = data[len(BOM) :]
-    if not data.strip():
+    """A CSV export as a DataFrame of String columns, named by the header row.
+
+    Big exports (a day of 5-minute usage is ~1 GB at 100k SIMs) are handed to Polars as they
+    are: no copy to drop the BOM (Polars skips it) and no Python decode to check UTF-8
+    (Polars refuses invalid UTF-8 itself)."""
+    start = len(BOM) if data.startswith(BOM) else 0
+    if _is_blank(data, start):
         return pl.DataFrame()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"CSV is not UTF-8 (byte {exc.start}): Soracom exports are UTF-8") from None
-    names = unique_names(_header(data))
+    names = unique_names(_header(data[start : start + (1 << 16)]))
     try:
         return pl.read_csv(
-            io.BytesIO(data), has_header=True, infer_schema=False, new_columns=names, raise_if_empty=False
+            data, has_header=True, infer_schema=False, new_columns=names, raise_if_empty=False
         )
     except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise ValueError(f"CSV is not UTF-8 ({exc}): Soracom exports are UTF-8") from None
         raise ValueError(
             f"CSV does not parse with its {len(names)}-column header ({names[:6]}...): {exc}"
         ) from None

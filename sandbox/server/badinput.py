@@ -27,6 +27,7 @@ the ground truth.
 | `csv_tag_collision` | export downloads | the last three (tag) columns renamed to the first three names |
 | `csv_extra_columns` | export downloads | a new column inserted third and another appended |
 | `csv_non_utf8` | export downloads | Shift-JIS bytes appended to the last field of every data row |
+| `sql_strings` | JSON and CSV | `SQLISH` before every tag value, Harvest content, CSV `name` |
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ JSON_BODY_MODES = ("not_json", "html_200", "truncated")
 FIELD_MODES = ("missing_fields", "extra_fields", "number_as_string", "null_values")
 HARVEST_MODES = ("harvest_huge", "harvest_binary", "harvest_not_json")
 CSV_MODES = ("csv_no_bom", "csv_header_only", "csv_tag_collision", "csv_extra_columns", "csv_non_utf8")
-ID_MODES = ("leading_zero_ids",)
+ID_MODES = ("leading_zero_ids", "sql_strings")  # JSON answers and CSV files alike
 BAD_INPUT_MODES = ("", *JSON_BODY_MODES, *FIELD_MODES, *HARVEST_MODES, *CSV_MODES, *ID_MODES)
 
 DEFAULT_FIELDS = {"missing_fields": ("imei",), "number_as_string": ("time",), "null_values": ("time",)}
@@ -71,6 +72,8 @@ CSV_NEW_MIDDLE = "sandboxNewColumn"
 CSV_NEW_LAST = "sandboxNewTrailingColumn"
 NON_UTF8_SUFFIX = "テスト".encode("cp932")  # what a spreadsheet saved as Shift-JIS would hold
 BOM = b"\xef\xbb\xbf"
+# Text that breaks any SQL built by splicing values in: both quote styles, a statement end, a comment.
+SQLISH = "x'); DROP TABLE sims; --\" OR 1=1; DROP VIEW groups; -- "
 
 
 def check_mode(value: object) -> str:
@@ -161,6 +164,24 @@ def _prefix_imsis(value: Any) -> Any:
     return value
 
 
+def with_sql(text: str | None) -> str | None:
+    return None if text is None else SQLISH + text
+
+
+def _sql_strings(value: Any, key: str = "") -> Any:
+    """Tag values (any `tags` map) and Harvest `content` get `SQLISH` in front."""
+    if isinstance(value, list):
+        return [_sql_strings(v) for v in value]
+    if isinstance(value, dict):
+        if key == "tags":
+            return {k: with_sql(v) if isinstance(v, str) else v for k, v in value.items()}
+        return {
+            k: with_sql(v) if k == "content" and isinstance(v, str) else _sql_strings(v, k)
+            for k, v in value.items()
+        }
+    return value
+
+
 def _records(data: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
     """Apply `change` to every item of a list answer, or to an object answer itself."""
     if isinstance(data, list):
@@ -186,6 +207,8 @@ def corrupt_json(body: bytes, mode: str, fields: tuple[str, ...] = ()) -> tuple[
         data = _records(data, lambda r: corrupt_harvest_entry(r, mode))
     elif mode == "leading_zero_ids":
         data = _prefix_imsis(data)
+    elif mode == "sql_strings":
+        data = _sql_strings(data)
     # ensure_ascii keeps a lone surrogate encodable (as an escape), as a real JSON encoder would
     return json.dumps(data, separators=(",", ":"), ensure_ascii=mode == "harvest_binary").encode(), (
         "application/json"
@@ -228,6 +251,10 @@ def corrupt_csv(data: bytes, mode: str) -> bytes:
             line = _write_csv([row], bom=False).rstrip(b"\r\n")
             out += line + NON_UTF8_SUFFIX + b"\r\n"
         return out
+    if mode == "sql_strings" and "name" in header:
+        at = header.index("name")
+        body = [[with_sql(v) if i == at and v else v for i, v in enumerate(r)] for r in body]
+        return _write_csv([header, *body])
     if mode == "leading_zero_ids" and "imsi" in header:
         at = header.index("imsi")
         body = [[with_leading_zeros(v) if i == at and v else v for i, v in enumerate(r)] for r in body]
@@ -275,7 +302,7 @@ def corrupting_downloads(routes: list[Route], download_prefix: str, state: Any) 
         async def wrapped(request: Request) -> Response:
             response = await endpoint(request)
             mode = state.settings.bad_input
-            if response.status_code != 200 or mode not in (*CSV_MODES, "leading_zero_ids") or not mode:
+            if response.status_code != 200 or mode not in (*CSV_MODES, *ID_MODES) or not mode:
                 return response
             state.stats.bad_inputs += 1
             return _replaced(response, corrupt_csv(bytes(response.body), mode), "text/csv")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sandbox.world import air_stats, harvest, napter
+from sandbox.world import air_stats, harvest, napter, usage_csv
 from sandbox.world.activity import Activity
 from sandbox.world.api_audit import ApiAuditLog
 from sandbox.world.billing import Billing
@@ -183,8 +183,7 @@ class World:
     def air_usage_csv(self, coverage: str, period: str, from_s: int, to_s: int) -> bytes:
         air_stats.check_window(period, from_s, to_s)
         sims = self.inv.index_in(self._coverage(coverage))
-        rows = air_stats.iter_usage_rows(self.activity, period, from_s, to_s, sims)
-        return to_csv(self.air_usage_columns(), rows)
+        return usage_csv.usage_csv(self.activity, period, from_s, to_s, sims)  # = to_csv(rows), faster
 
     # --- Harvest -------------------------------------------------------------------------------
     def harvest_resources(self, coverage: str) -> list[dict[str, Any]]:

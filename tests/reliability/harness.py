@@ -78,18 +78,18 @@ def resources(
 
 def materialize(
     assets: Sequence[Any],
-    key: str,
+    key: str | None,
     res: dict[str, Any],
     instance: dg.DagsterInstance | None = None,
     last: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run of `assets` over partition `key` (or the range key..last), never raising."""
     tags = {}
-    if last is not None and last != key:
+    if key is not None and last is not None and last != key:
         tags = {"dagster/asset_partition_range_start": key, "dagster/asset_partition_range_end": last}
     return dg.materialize(
         list(assets),
-        partition_key=None if tags else key,
+        partition_key=None if tags else (key or None),
         resources=res,
         instance=instance or dg.DagsterInstance.ephemeral(),
         run_config=QUIET,
