@@ -8,13 +8,14 @@ parsed JSON body.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
 from .client import CoreClient
 from .errors import SoracomAPIError, SoracomError
-from .exports import run_export
+from .exports import run_export, run_export_to_file
 from .times import to_epoch_ms, to_epoch_s, yyyymm
 
 Period = Literal["month", "day", "minutes"]
@@ -82,6 +83,19 @@ class SoracomClient(CoreClient):
             operation="listSimSessionEvents",
         )
 
+    def raw_sim_session_event_pages(
+        self, sim_id: str, start: datetime, end: datetime, *, limit: int = 1000
+    ) -> AsyncIterator[bytes]:
+        """`list_sim_session_events` as unparsed page bodies (JSON arrays), for bulk decoding."""
+        from_ms, to_ms = _window_ms(start, end)
+        return self.raw_pages(
+            "GET",
+            "/sims/{sim_id}/events/sessions",
+            path_params={"sim_id": sim_id},
+            params={"from": from_ms, "to": to_ms, "limit": limit},
+            operation="listSimSessionEvents",
+        )
+
     def list_subscriber_session_events(
         self, imsi: str, start: datetime, end: datetime, *, limit: int = 1000
     ) -> AsyncIterator[Item]:
@@ -142,6 +156,21 @@ class SoracomClient(CoreClient):
         return await self.export(
             "/stats/air/operators/{operator_id}/export",
             {"from": from_s, "to": to_s, "period": _period(period)},
+            operation="exportAirStats",
+            path_params={"operator_id": self.operator_id},
+        )
+
+    async def export_air_usage_to_file(
+        self, start: datetime, end: datetime, dest: str | os.PathLike[str], period: Period = "day"
+    ) -> int:
+        """`export_air_usage` streamed to the file `dest` (a day of 5-minute rows of a big fleet
+        is ~1 GB); returns the file's size in bytes."""
+        from_s, to_s = _window_s(start, end)
+        return await run_export_to_file(
+            self,
+            "/stats/air/operators/{operator_id}/export",
+            {"from": from_s, "to": to_s, "period": _period(period)},
+            dest,
             operation="exportAirStats",
             path_params={"operator_id": self.operator_id},
         )

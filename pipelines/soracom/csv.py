@@ -60,9 +60,7 @@ def parse_csv(data: bytes) -> pl.DataFrame:
         return pl.DataFrame()
     names = unique_names(_header(data[start : start + (1 << 16)]))
     try:
-        return pl.read_csv(
-            data, has_header=True, infer_schema=False, new_columns=names, raise_if_empty=False
-        )
+        return pl.read_csv(data, has_header=True, infer_schema=False, new_columns=names, raise_if_empty=False)
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise ValueError(f"CSV is not UTF-8 ({exc}): Soracom exports are UTF-8") from None

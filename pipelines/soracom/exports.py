@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -43,6 +45,43 @@ async def run_export(
     params: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Run one export (async mode) and return the file's bytes."""
+    name, url = await _start_and_wait(
+        client, path, body, operation=operation, path_params=path_params, params=params
+    )
+    data = await _download(client, name, url)
+    client.stats.export_bytes += len(data)
+    return data
+
+
+async def run_export_to_file(
+    client: CoreClient,
+    path: str,
+    body: Mapping[str, Any] | None,
+    dest: str | os.PathLike[str],
+    *,
+    operation: str,
+    path_params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """Run one export and stream the file to `dest` (never whole in memory); returns its size."""
+    name, url = await _start_and_wait(
+        client, path, body, operation=operation, path_params=path_params, params=params
+    )
+    size = await _download(client, name, url, Path(dest))
+    client.stats.export_bytes += size
+    return size
+
+
+async def _start_and_wait(
+    client: CoreClient,
+    path: str,
+    body: Mapping[str, Any] | None,
+    *,
+    operation: str,
+    path_params: Mapping[str, Any] | None,
+    params: Mapping[str, Any] | None,
+) -> tuple[str, str]:
+    """Start the export and wait until it can be downloaded: (name for messages, URL)."""
     name = f"export {operation} ({path})"
     query = {"export_mode": "async", **(params or {})}
     started = time.monotonic()
@@ -63,9 +102,7 @@ async def run_export(
         if not file_id:
             raise ExportError(f"{name}: the answer holds neither url nor exportedFileId")
         url = await _wait_for_file(client, name, str(file_id), started)
-    data = await _download(client, name, str(url))
-    client.stats.export_bytes += len(data)
-    return data
+    return name, str(url)
 
 
 async def _wait_for_file(client: CoreClient, name: str, file_id: str, started: float) -> str:
@@ -95,8 +132,15 @@ async def _wait_for_file(client: CoreClient, name: str, file_id: str, started: f
         delay = min(delay * 1.5, s.export_poll_max_s)
 
 
-async def _download(client: CoreClient, name: str, url: str) -> bytes:
-    """GET the presigned URL without Soracom headers, retrying transient failures.
+@overload
+async def _download(client: CoreClient, name: str, url: str) -> bytes: ...
+@overload
+async def _download(client: CoreClient, name: str, url: str, dest: Path) -> int: ...
+
+
+async def _download(client: CoreClient, name: str, url: str, dest: Path | None = None) -> bytes | int:
+    """GET the presigned URL without Soracom headers, retrying transient failures; the body is
+    returned, or streamed to `dest` (rewritten from the start on a retry) and its size returned.
 
     The request goes straight to an httpx transport, not through an `httpx.AsyncClient`,
     because the client logs every request URL (with its signed query) at INFO level.
@@ -116,7 +160,14 @@ async def _download(client: CoreClient, name: str, url: str) -> bytes:
             )
             response = await client._download_transport.handle_async_request(request)
             try:
-                content = await response.aread()
+                if dest is None or response.status_code != 200:
+                    content = await response.aread()
+                else:
+                    size = 0
+                    with open(dest, "wb") as sink:
+                        async for chunk in response.aiter_bytes(1 << 20):
+                            sink.write(chunk)
+                            size += len(chunk)
             finally:
                 await response.aclose()
         except httpx.TransportError as exc:
@@ -124,6 +175,10 @@ async def _download(client: CoreClient, name: str, url: str) -> bytes:
         except httpx.InvalidURL:
             raise ExportError(f"{name}: the download URL is not valid ({shown})") from None
         else:
+            if response.status_code == 200 and dest is not None:
+                client.stats.bytes_received += size
+                log.debug("%s: downloaded %d bytes from %s to a file", name, size, shown)
+                return size
             if response.status_code == 200:
                 client.stats.bytes_received += len(content)
                 log.debug("%s: downloaded %d bytes from %s", name, len(content), shown)

@@ -8,6 +8,9 @@ fraction of the time and memory.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
+
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
@@ -18,6 +21,7 @@ from sandbox.world.hashing import uniform
 from sandbox.world.inventory import _S as INVENTORY_STREAM
 from sandbox.world.inventory import CUSTOMERS, ENVS, NAME_PREFIXES, SITES, Inventory
 from sandbox.world.pricing import SPEED_CLASSES
+from sandbox.world.sessions import Sessions
 
 BOM = b"\xef\xbb\xbf"
 _VALUE_COLUMNS = air_stats.CSV_FIXED_COLUMNS[3:]
@@ -48,51 +52,61 @@ def _imsi_series(inv: Inventory, slot: int) -> pl.Series:
     return pl.Series(inv.imsi[slot], dtype=pl.Utf8)
 
 
-def _units(
-    act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]
+CHUNK_MS = 3_600_000  # minutes exports are built an hour of buckets at a time (bounded memory)
+
+
+def _aggregate_buckets(
+    bucket: NDArray[np.int64], values: NDArray[np.int64], s_rep: Sessions
 ) -> tuple[NDArray[np.int64], Usage]:
-    """(unit start s per row, usage rows) of the window, one row per (unit, SIM, slot, class)."""
+    """One aggregation over (bucket, SIM, slot, class) instead of one per bucket."""
+    order = np.lexsort((s_rep.sc, s_rep.slot, s_rep.sim, bucket))
+    key = np.stack([bucket[order], s_rep.sim[order], s_rep.slot[order], s_rep.sc[order]], axis=1)
+    values = values[order]
+    if len(key) == 0:
+        return bucket[:0], Usage(bucket[:0], bucket[:0], bucket[:0], values.reshape(0, 4))
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
+    sums = np.add.reduceat(values, starts, axis=0)
+    key = key[starts]
+    nonzero = sums.any(axis=1)
+    key, sums = key[nonzero], sums[nonzero]
+    return key[:, 0], Usage(key[:, 1], key[:, 2], key[:, 3], sums)
+
+
+def _unit_chunks(
+    act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]
+) -> Iterator[tuple[NDArray[np.int64], Usage]]:
+    """(unit start s per row, usage rows) of the window, in ascending chunks of units; one row
+    per (unit, SIM, slot, class)."""
     if period == "minutes":
         lo, hi = air_stats.unit_range_ms(period, from_s, to_s)
-        s = act.sessions_all(lo, min(hi, act.now_ms)) if len(sims) > 50 else act.sessions_of(sims, lo, hi)
+        hi = min(hi, act.now_ms)
+        s = act.sessions_all(lo, hi) if len(sims) > 50 else act.sessions_of(sims, lo, hi)
         s = s.take(np.isin(s.sim, sims))
-        bucket, values, s_rep = traffic.buckets(act.inv.seed, s, lo, min(hi, act.now_ms))
-        # one aggregation over (bucket, SIM, slot, class) instead of one per bucket
-        order = np.lexsort((s_rep.sc, s_rep.slot, s_rep.sim, bucket))
-        key = np.stack([bucket[order], s_rep.sim[order], s_rep.slot[order], s_rep.sc[order]], axis=1)
-        values = values[order]
-        if len(key) == 0:
-            return bucket[:0], Usage(bucket[:0], bucket[:0], bucket[:0], values.reshape(0, 4))
-        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
-        sums = np.add.reduceat(values, starts, axis=0)
-        key = key[starts]
-        nonzero = sums.any(axis=1)
-        key, sums = key[nonzero], sums[nonzero]
-        return key[:, 0], Usage(key[:, 1], key[:, 2], key[:, 3], sums)
+        for a in range(lo, max(lo, hi), CHUNK_MS):  # lo is bucket-aligned, so chunks are too
+            yield _aggregate_buckets(*traffic.buckets(act.inv.seed, s, a, min(a + CHUNK_MS, hi)))
+        return
     parts = air_stats.usage_units(act, period, from_s, to_s, sims)
     if not parts:
-        empty = np.zeros(0, np.int64)
-        return empty, Usage(empty, empty, empty, np.zeros((0, 4), np.int64))
+        return
     unit = np.concatenate([np.full(len(u.sim), t, np.int64) for t, u in parts])
-    return unit, Usage(
-        np.concatenate([u.sim for _, u in parts]),
-        np.concatenate([u.slot for _, u in parts]),
-        np.concatenate([u.sc for _, u in parts]),
-        np.concatenate([u.values for _, u in parts]).reshape(-1, 4),
+    yield (
+        unit,
+        Usage(
+            np.concatenate([u.sim for _, u in parts]),
+            np.concatenate([u.slot for _, u in parts]),
+            np.concatenate([u.sc for _, u in parts]),
+            np.concatenate([u.values for _, u in parts]).reshape(-1, 4),
+        ),
     )
 
 
-def usage_csv(act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]) -> bytes:
-    """The export file: header, then rows sorted by date, imsi, type; UTF-8 with a BOM."""
-    inv = act.inv
-    unit, usage = _units(act, period, from_s, to_s, sims)
+def _chunk_frame(
+    inv: Inventory, period: str, unit: NDArray[np.int64], usage: Usage, tags: pl.DataFrame
+) -> pl.DataFrame:
     units = np.unique(unit)
     dates = pl.Series([air_stats.date_text(period, int(u)) for u in units.tolist()], dtype=pl.Utf8)
     unit_index = np.searchsorted(units, unit)
-    present = np.unique(usage.sim)
-    tags = tag_frame(inv, present).with_columns(pl.Series("_sim", present))
     slot = pl.Series(usage.slot)
-    sim = pl.Series("_sim", usage.sim)
     imsi = pl.select(
         pl.when(slot == 0)
         .then(_imsi_series(inv, 0).gather(usage.sim))
@@ -101,14 +115,37 @@ def usage_csv(act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[
     frame = pl.DataFrame(
         {
             "_unit": pl.Series(unit_index),
-            "_sim": sim,
+            "_sim": pl.Series("_sim", usage.sim),
             "imsi": imsi,
             "date": dates.gather(unit_index) if len(units) else pl.Series([], dtype=pl.Utf8),
             "type": pl.Series(SPEED_CLASSES, dtype=pl.Utf8).gather(usage.sc),
             **{name: pl.Series(usage.values[:, k]) for k, name in enumerate(_VALUE_COLUMNS)},
         }
     )
-    frame = frame.join(tags, on="_sim", how="left").sort(["_unit", "imsi", "type"])
     columns = [*air_stats.CSV_FIXED_COLUMNS, *inv.tag_keys()]
-    body = frame.select(columns).write_csv(line_terminator="\r\n", quote_style="necessary")
-    return BOM + body.encode("utf-8")
+    return frame.join(tags, on="_sim", how="left").sort(["_unit", "imsi", "type"]).select(columns)
+
+
+def usage_csv(act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]) -> bytes:
+    """The export file: header, then rows sorted by date, imsi, type; UTF-8 with a BOM."""
+    inv = act.inv
+    sims = np.asarray(sims, dtype=np.int64)
+    tags = tag_frame(inv, sims).with_columns(pl.Series("_sim", sims))
+    out = io.BytesIO()
+    out.write(BOM)
+    first = True
+    for unit, usage in _unit_chunks(act, period, from_s, to_s, sims):
+        frame = _chunk_frame(inv, period, unit, usage, tags)
+        if frame.height or first:
+            frame.write_csv(out, include_header=first, line_terminator="\r\n", quote_style="necessary")
+            first = False
+    if first:  # no rows at all: the header alone
+        _chunk_frame(inv, period, *_empty_usage(), tags).write_csv(
+            out, line_terminator="\r\n", quote_style="necessary"
+        )
+    return out.getvalue()
+
+
+def _empty_usage() -> tuple[NDArray[np.int64], Usage]:
+    empty = np.zeros(0, np.int64)
+    return empty, Usage(empty, empty, empty, np.zeros((0, 4), np.int64))

@@ -143,6 +143,7 @@ def test_a_missing_optional_field_loads_as_null(box: SandboxHandle, tmp_path: Pa
         ("missing_fields", "event"),
     ],
 )
+@KEY_FIELD_GAP
 def test_a_missing_or_null_key_field_fails_the_partition(
     box: SandboxHandle, tmp_path: Path, day: str, mode: str, field: str
 ) -> None:

@@ -1,0 +1,73 @@
+"""`bench/nightly.py` still runs end to end (tiny: 50 SIMs), and prints what it promises.
+
+The benchmark itself is not part of `make test`; this only keeps the command working.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.nightly import SCENARIOS, SourceRun
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = ("session_events", "air_traffic_daily", "air_traffic_5min", "harvest_entries")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_nightly_benchmark_runs_on_50_sims(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "bench/nightly.py",
+            "--sims",
+            "50",
+            "--scenarios",
+            "generous",
+            "--latency-ms",
+            "5",
+            "--jitter-ms",
+            "2",
+            "--time-cap",
+            "300",
+            "--json",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for heading in ("wall/floor", "peak RSS MB", "sandbox CPU s", "ours/baseline", "naive baseline:"):
+        assert heading in done.stdout
+    runs = json.loads(out.read_text())["runs"]
+    ours = {r["source"]: r for r in runs if r["kind"] == "ours"}
+    base = {r["source"]: r for r in runs if r["kind"] == "baseline"}
+    assert set(ours) == set(base) == set(SOURCES)
+    for source in SOURCES:
+        assert ours[source]["error"] is None and base[source]["error"] is None
+        assert ours[source]["calls"] > 0 and ours[source]["wall_s"] > 0
+        assert ours[source]["peak_rss_mb"] > 0
+        # both fetched the same day: the same rows (the baseline counts items/CSV lines)
+        assert ours[source]["rows"] == base[source]["rows"], source
+    # the skip rule never makes more per-SIM calls than the naive one-call-per-SIM baseline
+    assert (
+        ours["session_events"]["calls_by_operation"]["listSimSessionEvents"]
+        <= base["session_events"]["calls_by_operation"]["listSimSessionEvents"]
+    )
+
+
+def test_floor_is_calls_needed_over_the_allowed_rate():
+    run = SourceRun("session_events", "tight", "ours", SCENARIOS["tight"])
+    run.calls_by_operation = {"listSims": 100, "listSimSessionEvents": 2400}
+    assert run.floor_s == pytest.approx((100 + 2400) * 60 / 1200)
+    run.http_429 = 12  # refused calls were not needed
+    assert run.floor_s == pytest.approx((100 + 2400 - 12) * 60 / 1200)
