@@ -272,7 +272,8 @@ async def fetch_sims(client: SoracomClient, window: Window, progress: Progress) 
     records = []
     async for sim in client.list_sims():
         records.append(sim)
-        progress.every(len(records), len(records), 10_000, "SIMs listed")
+        if len(records) % 10_000 == 0:
+            progress.info(f"{len(records)} SIMs listed so far")
     progress.info(f"{len(records)} SIMs listed")
     return Fetched(sims_frame(records))
 

@@ -5,6 +5,7 @@ concurrently within the rate limit. SIMs that provably had no session event in t
 are skipped (see `may_have_events`); at 100k SIMs most of a day's calls are saved that way.
 """
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,8 +169,18 @@ def may_have_events(sim: Mapping[str, Any], window_start_ms: int) -> bool:
     return max(times) >= window_start_ms
 
 
+# The SIM list of each open client: a range run (backfill) lists SIMs once, not once per day.
+_SIM_LISTS: weakref.WeakKeyDictionary[SoracomClient, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def _sim_list(client: SoracomClient) -> list[dict[str, Any]]:
+    if client not in _SIM_LISTS:
+        _SIM_LISTS[client] = [sim async for sim in client.list_sims()]
+    return _SIM_LISTS[client]
+
+
 async def fetch_session_events(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
-    sims = [sim async for sim in client.list_sims()]
+    sims = await _sim_list(client)
     candidates = sorted(
         str(sim["simId"]) for sim in sims if sim.get("simId") and may_have_events(sim, window.start_ms)
     )

@@ -45,7 +45,7 @@ class SoracomResource(dg.ConfigurableResource):
     endpoint_jp: str | None = Field(default=None, description="SORACOM_ENDPOINT_JP: API origin for jp")
     endpoint_g: str | None = Field(default=None, description="SORACOM_ENDPOINT_G: API origin for g")
     coverages: str = Field(default="jp", description="SORACOM_COVERAGES: comma-separated, jp and/or g")
-    max_concurrency: int = Field(default=8, description="SORACOM_MAX_CONCURRENCY: parallel API calls")
+    max_concurrency: int = Field(default=16, description="SORACOM_MAX_CONCURRENCY: parallel API calls")
 
     def coverage_list(self) -> tuple[str, ...]:
         return settings.parse_coverages(self.coverages)

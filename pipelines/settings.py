@@ -35,10 +35,10 @@ SCHEDULE_TIMEZONE = "SORACOM_SCHEDULE_TIMEZONE"
 
 DEFAULTS: dict[str, str] = {
     COVERAGES: "jp",
-    MAX_CONCURRENCY: "8",
+    MAX_CONCURRENCY: "16",
     LAKE_ROOT: "data/lake",
     CATALOG_PATH: "data/soracom.duckdb",
-    NIGHTLY_CRON: "30 0 * * *",
+    NIGHTLY_CRON: "0 2 * * *",
     HOURLY_CRON: "10 * * * *",
     BILLING_CRON: "0 6 * * *",
     SCHEDULE_TIMEZONE: "UTC",

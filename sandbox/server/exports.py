@@ -22,6 +22,7 @@ from starlette.responses import Response
 from sandbox.server.settings import SandboxSettings
 
 DOWNLOAD_PREFIX = "/_files"
+KEPT_RENDERED_FILES = 2  # rendered export files kept in memory (older ones are rendered again)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class ExportRegistry:
         self._settings = settings
         self._by_id: dict[str, ExportRecord] = {}
         self._by_token: dict[str, ExportRecord] = {}
+        self._rendered: list[ExportRecord] = []  # records holding content, oldest first
 
     def create(
         self, coverage: str, filename: str, render: Callable[[], bytes], asynchronous: bool
@@ -66,13 +68,22 @@ class ExportRegistry:
         self._by_id[record.exported_file_id] = record
         return record
 
+    def _render(self, record: ExportRecord) -> None:
+        """Render a record's file (again, if it was dropped). Only the last few rendered files
+        stay in memory: a day of 5-minute usage of 100k SIMs is ~1 GB, and the world renders the
+        same bytes again whenever asked."""
+        if record.content is None:
+            record.content = record.render()
+        self._rendered = [r for r in self._rendered if r is not record] + [record]
+        while len(self._rendered) > KEPT_RENDERED_FILES:
+            self._rendered.pop(0).content = None
+
     def get(self, exported_file_id: str) -> ExportRecord | None:
         return self._by_id.get(exported_file_id)
 
     def download_url(self, request: Request, record: ExportRecord) -> str:
         """A fresh, expiring, unguessable URL on this server for the record's file."""
-        if record.content is None:
-            record.content = record.render()
+        self._render(record)
         token = secrets.token_urlsafe(32)
         expires = time.time() + self._settings.download_url_ttl_s
         record.downloads[token] = expires
@@ -82,10 +93,11 @@ class ExportRegistry:
 
     def download(self, token: str) -> Response:
         record = self._by_token.get(token)
-        if record is None or record.content is None:
+        if record is None:
             return _s3_error(403, "AccessDenied", "Access Denied")
         if time.time() >= record.downloads[token]:
             return _s3_error(403, "AccessDenied", "Request has expired")
+        self._render(record)
         return Response(
             record.content,
             media_type="text/csv; charset=utf-8",

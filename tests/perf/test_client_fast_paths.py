@@ -87,3 +87,23 @@ def test_sharded_pools_serve_many_concurrent_calls(sandbox, sandbox_now, concurr
     ]
     assert counts == truth
     assert calls >= len(truth)
+
+
+@pytest.mark.parametrize("mode", ["html_200", "truncated", "not_json"])
+def test_raw_pages_retry_bodies_that_are_not_json_like_parsed_pages(sandbox, sandbox_now, mode):
+    """A raw page is not parsed, so its framing is checked instead: an HTML page or a cut body
+    must fail the call (after the retries), never reach the decoder as data."""
+    from pipelines.soracom import SoracomRetryError
+
+    start, end = _day(sandbox_now)
+    sim_id = sandbox.world.sim_ids("jp")[0]
+
+    async def run():
+        async with _client(sandbox, max_attempts=2, backoff_base_s=0.01) as c:
+            return [p async for p in c.raw_sim_session_event_pages(sim_id, start, end)]
+
+    with (
+        sandbox.configured(bad_input=mode, bad_input_operations="listSimSessionEvents"),
+        pytest.raises(SoracomRetryError, match="not JSON"),
+    ):
+        asyncio.run(run())
