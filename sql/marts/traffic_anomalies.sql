@@ -28,17 +28,19 @@ grid AS (
     LEFT JOIN daily AS t USING (coverage, sim_id, date)
 ),
 judged AS (
+    -- The trailing window as a window frame over the SIM's dense grid (one row per loaded day):
+    -- the loaded days in [D - trailing days, D), without joining the grid to itself.
     SELECT
         g.coverage, g.sim_id, g.date, g.total_bytes,
-        median(h.total_bytes) AS trailing_median,
-        count(h.date) AS history_days
+        median(g.total_bytes) OVER recent AS trailing_median,
+        count(*) OVER recent AS history_days
     FROM grid AS g
     CROSS JOIN report_params AS p
-    LEFT JOIN grid AS h
-        ON h.coverage = g.coverage AND h.sim_id = g.sim_id
-        AND h.date >= g.date - to_days(p.anomaly_trailing_days) AND h.date < g.date
-    WHERE g.total_bytes > 0
-    GROUP BY g.coverage, g.sim_id, g.date, g.total_bytes
+    WINDOW recent AS (
+        PARTITION BY g.coverage, g.sim_id ORDER BY g.date
+        RANGE BETWEEN to_days(p.anomaly_trailing_days) PRECEDING AND INTERVAL 1 DAY PRECEDING
+    )
+    QUALIFY g.total_bytes > 0
 )
 SELECT
     j.coverage,
