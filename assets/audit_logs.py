@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from assets.frames import TIMESTAMP, ms_to_ts, records_frame
+from assets.frames import TIMESTAMP, ms_to_ts, records_frame, require_values
 from assets.loading import Fetched, Progress, define_source_asset
 from assets.partitions import Window, hourly_partitions
 from assets.retention import API_AUDIT, NAPTER_AUDIT
@@ -102,9 +102,13 @@ def hour_partition(window: Window) -> dict[str, object]:
 
 
 def api_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
-    raw = records_frame(records, API_SHAPE)
+    raw = records_frame(records, API_SHAPE, call="getApiAuditLogs")
     time_ms = pl.coalesce("requestedTimeEpochMs", "requestedTimeEpocMs")
-    frame = raw.with_columns(time_ms.alias("requested_time_ms")).select(
+    require_values(
+        raw.select(time_ms.alias("requestedTimeEpochMs")), "getApiAuditLogs", ["requestedTimeEpochMs"]
+    )
+    raw = raw.with_columns(time_ms.alias("requested_time_ms"))
+    frame = raw.select(
         ms_to_ts("requested_time_ms").alias("requested_time"),
         pl.col("requested_time_ms"),
         pl.col("apiKind").alias("api_kind"),
@@ -120,7 +124,7 @@ def api_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
 
 
 def napter_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
-    raw = records_frame(records, NAPTER_SHAPE)
+    raw = records_frame(records, NAPTER_SHAPE, call="getNapterAuditLogs", required=("createdAt",))
     direction = pl.col("direction")
     frame = raw.select(
         ms_to_ts("createdAt").alias("created_at"),

@@ -15,7 +15,16 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 
-from assets.frames import MONEY, TIMESTAMP, csv_extra, money, money_values, records_frame, s_to_ts
+from assets.frames import (
+    MONEY,
+    TIMESTAMP,
+    csv_extra,
+    money,
+    money_values,
+    records_frame,
+    s_to_ts,
+    typing_answer_of,
+)
 from assets.loading import Fetch, Fetched, Progress, define_source_asset
 from assets.partitions import (
     Window,
@@ -159,8 +168,10 @@ def _parse_evaluated(column: str) -> pl.Expr:
     )
 
 
-def bills_frame(records: list[dict[str, Any]], preliminary: list[bool]) -> pl.DataFrame:
-    raw = records_frame(records, BILL_SHAPE, handled=BILL_MONEY)
+def bills_frame(
+    records: list[dict[str, Any]], preliminary: list[bool], call: str = "getBilling"
+) -> pl.DataFrame:
+    raw = records_frame(records, BILL_SHAPE, handled=BILL_MONEY, call=call, required=("yearMonth",))
     return raw.select(
         pl.col("yearMonth").alias("year_month"),
         money_values("amount", (r.get("amount") for r in records)),
@@ -176,7 +187,9 @@ def bills_frame(records: list[dict[str, Any]], preliminary: list[bool]) -> pl.Da
 
 
 def daily_bills_frame(records: list[dict[str, Any]], preliminary: bool) -> pl.DataFrame:
-    raw = records_frame(records, DAILY_SHAPE, handled=("amount",))
+    raw = records_frame(
+        records, DAILY_SHAPE, handled=("amount",), call="getBillingPerDay", required=("date",)
+    )
     return raw.select(
         pl.col("date").str.strptime(pl.Date, "%Y%m%d", strict=True).alias("date"),
         money_values("amount", (r.get("amount") for r in records)),
@@ -186,7 +199,13 @@ def daily_bills_frame(records: list[dict[str, Any]], preliminary: bool) -> pl.Da
     )
 
 
-def items_frame(csv: bytes, yyyymm: str, preliminary: bool) -> pl.DataFrame:
+def items_frame(csv: bytes, yyyymm: str, preliminary: bool, call: str = "exportBilling") -> pl.DataFrame:
+    """The detailed billing CSV -> typed lines; any typing error names `call`."""
+    with typing_answer_of(call, "billing CSV export"):
+        return _items_frame(csv, yyyymm, preliminary)
+
+
+def _items_frame(csv: bytes, yyyymm: str, preliminary: bool) -> pl.DataFrame:
     raw = parse_csv(csv)
     required = ("billItemName", "amount")
     missing = [c for c in required if c not in raw.columns]
@@ -235,10 +254,11 @@ def _now() -> datetime:
 async def fetch_bills(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
     bill, preliminary = await _month_bill(client, window, _now())
     records = [bill] if bill else []
+    call = "getLatestBilling" if is_current_month(window, _now()) else "getBilling"
     progress.info(
         f"bill {window.yyyymm}: {bill.get('state') if bill else 'not issued yet'}, preliminary={preliminary}"
     )
-    return Fetched(bills_frame(records, [preliminary] * len(records)), {"preliminary": preliminary})
+    return Fetched(bills_frame(records, [preliminary] * len(records), call), {"preliminary": preliminary})
 
 
 async def fetch_daily_bills(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
@@ -253,10 +273,10 @@ async def fetch_billing_items(client: SoracomClient, window: Window, progress: P
     now = _now()
     _, preliminary = await _month_bill(client, window, now)
     if is_current_month(window, now):
-        csv = await client.export_latest_bill()
+        call, csv = "exportLatestBilling", await client.export_latest_bill()
     else:
-        csv = await client.export_bill(window.yyyymm)
-    frame = items_frame(csv, window.yyyymm, preliminary)
+        call, csv = "exportBilling", await client.export_bill(window.yyyymm)
+    frame = items_frame(csv, window.yyyymm, preliminary, call)
     progress.info(f"billing CSV {window.yyyymm}: {len(csv)} bytes, {frame.height} lines")
     return Fetched(frame, {"preliminary": preliminary, "export_bytes": len(csv)})
 
@@ -291,7 +311,9 @@ def summaries_frame(bill_items: list[dict[str, Any]], sims: list[dict[str, Any]]
         "billItemName": pl.Utf8,
         "simId": pl.Utf8,
     }
-    raw = records_frame(rows, shape, handled=("amount",))
+    raw = records_frame(
+        rows, shape, handled=("amount",), call="getBillingSummaryOfBillItems/getBillingSummaryOfSims"
+    )
     return raw.select(
         pl.col("summary"),
         pl.col("yearMonth").alias("year_month"),

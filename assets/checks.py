@@ -2,15 +2,18 @@
 
 For each source with a retention window, the check lists partitions that Soracom still
 holds but the lake lacks, and fails (severity WARN) when any of them ages out within the
-warn horizon (3 days, or a quarter of a short window: 6 hours for audit logs).
+warn horizon: `SORACOM_RETENTION_WARN_DAYS` (default 3), `SORACOM_RETENTION_WARN_HOURS`
+(default 6) for the audit logs Soracom keeps in hours, or a per-source override
+(`pipelines/settings.py`). `pipelines/sensors.py` evaluates the same report on an interval.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from assets.partitions import Window, window_for
 from assets.tables import SOURCES, SourceTable
+from pipelines import settings
 from pipelines.lake import Lake
 from pipelines.resources import LakeResource
 
@@ -31,10 +34,24 @@ def _loadable_windows(table: SourceTable, now: datetime) -> list[Window]:
     return list(reversed(windows))
 
 
-def retention_report(table: SourceTable, lake: Lake, now: datetime) -> dict[str, list[str]]:
-    """{"missing": unloaded keys Soracom still holds, "at_risk": those that age out within the horizon}."""
+def warn_horizon(table: SourceTable) -> timedelta:
+    """How far ahead the warnings look for `table` (configured in the environment)."""
+    return settings.retention_warn_horizon(table.spec.name, table.retention.hours is not None)
+
+
+def describe_horizon(horizon: timedelta) -> str:
+    """`3 days`, `6 hours`, `1.5 hours`."""
+    hours = horizon.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours % 24 == 0 else f"{hours:g} hours"
+
+
+def retention_report(
+    table: SourceTable, lake: Lake, now: datetime, horizon: timedelta | None = None
+) -> dict[str, list[str]]:
+    """{"missing": unloaded keys Soracom still holds, "at_risk": those that age out within
+    `horizon` (default: `warn_horizon(table)`)}."""
     loaded = {tuple(sorted(p.items())) for p in lake.partitions(table.spec)}
-    horizon = table.retention.oldest_start(now) + table.retention.warn_horizon()
+    horizon = table.retention.oldest_start(now) + (warn_horizon(table) if horizon is None else horizon)
     missing, at_risk = [], []
     for window in _loadable_windows(table, now):
         values = table.spec.partition_values(table.lake_partition(window))
@@ -55,19 +72,22 @@ def _retention_check(table: SourceTable) -> dg.AssetChecksDefinition:
         blocking=False,
         description=(
             f"Warns when an unloaded partition of {table.spec.name} will age out of Soracom's retention "
-            f"({retention.describe()}) within {retention.warn_horizon()}."
+            f"({retention.describe()}) within the warn horizon (SORACOM_RETENTION_WARN_DAYS, "
+            "_HOURS for audit logs, or SORACOM_RETENTION_WARN_<TABLE>)."
         ),
     )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         now = datetime.now(UTC)
-        report = retention_report(table, lake.lake(), now)
+        horizon = warn_horizon(table)
+        within = describe_horizon(horizon)
+        report = retention_report(table, lake.lake(), now, horizon)
         at_risk, missing = report["at_risk"], report["missing"]
         description = (
             f"{len(at_risk)} unloaded partition(s) of {table.spec.name} age out of Soracom within "
-            f"{retention.warn_horizon()}: load them now ({', '.join(at_risk[:5])}"
+            f"{within}: load them now ({', '.join(at_risk[:5])}"
             f"{'...' if len(at_risk) > 5 else ''})"
             if at_risk
-            else f"no unloaded partition of {table.spec.name} ages out within {retention.warn_horizon()}"
+            else f"no unloaded partition of {table.spec.name} ages out within {within}"
         )
         return dg.AssetCheckResult(
             passed=not at_risk,
@@ -79,6 +99,7 @@ def _retention_check(table: SourceTable) -> dg.AssetChecksDefinition:
                 "missing_within_retention": dg.MetadataValue.json(missing[:MAX_LISTED]),
                 "missing_count": dg.MetadataValue.int(len(missing)),
                 "oldest_loadable": dg.MetadataValue.text(retention.oldest_start(now).isoformat()),
+                "warn_horizon_hours": dg.MetadataValue.float(horizon.total_seconds() / 3600),
             },
         )
 

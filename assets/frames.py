@@ -8,8 +8,9 @@ in the `_extra` JSON column instead of dropping them).
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -77,20 +78,69 @@ def extra_column(
     return pl.Series("_extra", values, dtype=pl.Utf8)
 
 
+class AnswerError(ValueError):
+    """An API answer that cannot be loaded as it is. The message names the call (operationId),
+    what was wrong and what to do; the partition fails and data already loaded stays as it is."""
+
+
+_NOT_LOADED = (
+    "The partition was not loaded (data already in the lake is unchanged). Retry later; if the "
+    "API keeps answering this way, report it to Soracom support with this message."
+)
+
+
+@contextlib.contextmanager
+def typing_answer_of(call: str, what: str = "answer") -> Iterator[None]:
+    """Typing errors raised inside become an `AnswerError` naming `call` and the problem."""
+    try:
+        yield
+    except AnswerError:
+        raise
+    except UnicodeError as exc:
+        raise AnswerError(
+            f"{call}: the {what} holds text that is not valid UTF-8 ({exc}), so it cannot be "
+            f"stored as text. {_NOT_LOADED}"
+        ) from exc
+    except (ValueError, TypeError, OverflowError, pl.exceptions.PolarsError) as exc:
+        raise AnswerError(
+            f"{call}: the {what} does not match the expected shape: {exc}. {_NOT_LOADED}"
+        ) from exc
+
+
+def require_values(frame: pl.DataFrame, call: str, fields: Sequence[str]) -> None:
+    """Fail naming `call` and the field when any record lacks a key field (missing or null):
+    such a record cannot be placed in a partition or told apart, and dropping it would lose
+    data without a trace."""
+    if not fields or frame.height == 0:
+        return
+    nulls = frame.select(pl.col(f).null_count() for f in fields).row(0)
+    lacking = [f"{field!r} in {n} of {frame.height}" for field, n in zip(fields, nulls, strict=True) if n]
+    if lacking:
+        raise AnswerError(
+            f"{call}: records lack the required field {', '.join(lacking)} records (missing or "
+            f"null); without it a record cannot be placed in its partition or told apart. {_NOT_LOADED}"
+        )
+
+
 def records_frame(
-    records: Sequence[Mapping[str, object]], shape: InputShape, handled: Iterable[str] = ()
+    records: Sequence[Mapping[str, object]],
+    shape: InputShape,
+    handled: Iterable[str] = (),
+    *,
+    call: str = "API",
+    required: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Records -> a frame with exactly the columns of `shape` (missing keys become nulls)
     plus `_extra`. `handled` keys are read by the caller itself (not kept in `_extra`).
-    Values of the wrong type fail loudly."""
-    try:
+    Values of the wrong type, and records lacking a `required` field, fail loudly naming
+    `call` (the operationId that answered them)."""
+    with typing_answer_of(call, "answer"):
         frame = (
             pl.from_dicts(records, schema=dict(shape), strict=True)
             if records
             else pl.DataFrame(schema=dict(shape))
         )
-    except Exception as exc:  # polars raises several types for shape mismatches
-        raise ValueError(f"API records do not match the expected shape {dict(shape)}: {exc}") from exc
+    require_values(frame, call, required)
     return frame.with_columns(extra_column(records, shape, handled))
 
 
@@ -133,7 +183,12 @@ def json_text(values: Iterable[object]) -> list[str | None]:
 
 def csv_extra(frame: pl.DataFrame, known: Sequence[str]) -> pl.Expr:
     """`_extra` for a CSV frame: JSON object of the columns not in `known` (null when none)."""
-    extra = [c for c in frame.columns if c not in set(known)]
+    return csv_extra_of(frame.columns, known)
+
+
+def csv_extra_of(columns: Sequence[str], known: Sequence[str]) -> pl.Expr:
+    """`csv_extra` by column names (for lazy scans, which have no frame yet)."""
+    extra = [c for c in columns if c not in set(known)]
     if not extra:
         return pl.lit(None, dtype=pl.Utf8).alias("_extra")
     return pl.struct(extra).struct.json_encode().alias("_extra")

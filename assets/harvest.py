@@ -52,8 +52,12 @@ SPEC = TableSpec(
 )
 
 
+CALL = "getDataEntries"
+REQUIRED = ("time", "resourceType", "resourceId")
+
+
 def entries_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
-    raw = records_frame(records, SHAPE)
+    raw = records_frame(records, SHAPE, call=CALL, required=REQUIRED)
     frame = raw.select(
         pl.col("resourceType").alias("resource_type"),
         pl.col("resourceId").alias("resource_id"),

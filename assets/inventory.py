@@ -198,7 +198,7 @@ def _tag_name(records: list[dict[str, Any]]) -> list[str | None]:
 
 
 def sims_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
-    raw = records_frame(records, SIM_SHAPE, handled=SIM_MAPS)
+    raw = records_frame(records, SIM_SHAPE, handled=SIM_MAPS, call="listSims", required=("simId",))
     session, previous = pl.col("sessionStatus"), pl.col("previousSession")
     profile = _profile_columns(records)
     frame = raw.select(
@@ -252,7 +252,7 @@ def sims_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def groups_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
-    raw = records_frame(records, GROUP_SHAPE, handled=GROUP_MAPS)
+    raw = records_frame(records, GROUP_SHAPE, handled=GROUP_MAPS, call="listGroups", required=("groupId",))
     frame = raw.select(
         pl.col("groupId").alias("group_id"),
         pl.col("operatorId").alias("operator_id"),

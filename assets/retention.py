@@ -66,14 +66,6 @@ class Retention:
         assert self.months_of_bills is not None
         return month_start(now, self.months_of_bills - 1)
 
-    def warn_horizon(self) -> timedelta:
-        """How far ahead the retention-risk check looks: 3 days, or a quarter of a short window."""
-        if self.hours is not None:
-            return min(timedelta(days=3), timedelta(hours=self.hours) / 4)
-        if self.days is not None:
-            return min(timedelta(days=3), timedelta(days=self.days) / 4)
-        return timedelta(days=3)
-
     def guard(self, asset: str, window: Window, now: datetime) -> None:
         """Raise a non-retryable `dagster.Failure` if Soracom no longer holds `window`."""
         if window.start > now:

@@ -109,9 +109,13 @@ _RENAMES = {
 }
 
 
+CALL = "listSimSessionEvents"
+REQUIRED = ("time", "simId", "event")  # a record without one cannot be placed or told apart
+
+
 def events_frame(records: list[dict[str, Any]], window: Window) -> pl.DataFrame:
     """Session event records -> typed rows of the window (the key deduplicated)."""
-    raw = records_frame(records, SHAPE)
+    raw = records_frame(records, SHAPE, call=CALL, required=REQUIRED)
     cell = pl.col("cell")
     frame = raw.select(
         pl.col("simId").alias("sim_id"),
@@ -175,8 +179,25 @@ _SIM_LISTS: weakref.WeakKeyDictionary[SoracomClient, list[dict[str, Any]]] = wea
 
 async def _sim_list(client: SoracomClient) -> list[dict[str, Any]]:
     if client not in _SIM_LISTS:
-        _SIM_LISTS[client] = [sim async for sim in client.list_sims()]
+        _SIM_LISTS[client] = [_slim(sim) async for sim in client.list_sims()]
     return _SIM_LISTS[client]
+
+
+_STATUS_KEYS = ("online", "lastUpdatedAt", "sessionId")
+_PREVIOUS_KEYS = ("deletedTime", "createdTime", "sessionId")
+
+
+def _slim(sim: dict[str, Any]) -> dict[str, Any]:
+    """Only what `may_have_events` reads: a whole Sim is ~2 KB of Python objects, 100k of them
+    would hold a few hundred MB for the whole load."""
+    status, previous = sim.get("sessionStatus"), sim.get("previousSession")
+    return {
+        "simId": sim.get("simId"),
+        "sessionStatus": {k: status.get(k) for k in _STATUS_KEYS} if isinstance(status, dict) else status,
+        "previousSession": (
+            {k: previous.get(k) for k in _PREVIOUS_KEYS} if isinstance(previous, dict) else previous
+        ),
+    }
 
 
 async def fetch_session_events(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
@@ -204,7 +225,7 @@ async def fetch_session_events(client: SoracomClient, window: Window, progress: 
         per_sim = await client.map_concurrent(one_sim, chunk)
         records = [event for events in per_sim for event in events]
         frames.append(events_frame(records, window))
-    frame = pl.concat(frames) if frames else events_frame([], window)
+    frame = pl.concat(frames, rechunk=False) if frames else events_frame([], window)
     return Fetched(
         frame,
         {

@@ -5,17 +5,22 @@
 which Soracom keeps only 32 days. The CSV's trailing tag/group columns are kept in `_extra`.
 """
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from assets.frames import TIMESTAMP, csv_extra
-from assets.loading import Fetched, Progress, define_source_asset
+from assets.frames import TIMESTAMP, csv_extra_of, typing_answer_of
+from assets.loading import Batches, Fetched, Progress, define_source_asset
 from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import AIR_DAILY, AIR_MINUTES
 from pipelines.lake import TableSpec
 from pipelines.soracom import SoracomClient, parse_csv
+from pipelines.soracom.csv import read_csv_blocks
 
 KNOWN = (
     "imsi",
@@ -32,6 +37,9 @@ TOTALS = {
     "downloadByteSizeTotal": "download_bytes",
     "downloadPacketCountTotal": "download_packets",
 }
+CALL, WHAT = "exportAirStats", "Air usage export"  # named in typing errors
+STREAM_FROM_BYTES = 8 << 20  # exports bigger than this are read a block at a time, not at once
+STREAM_BLOCK_BYTES = 8 << 20  # CSV bytes per block (~90k rows of 5-minute usage)
 _TOTAL_FIELDS = [(name, pa.int64()) for name in TOTALS.values()]
 
 DAILY_SPEC = TableSpec(
@@ -77,12 +85,34 @@ MINUTES_SPEC = TableSpec(
 
 def usage_frame(csv: bytes, window: Window, period: str) -> pl.DataFrame:
     """Export CSV -> typed rows inside the window. Columns are read by header name."""
-    raw = parse_csv(csv)
-    missing = [c for c in KNOWN if c not in raw.columns]
-    if missing and raw.height:
-        raise ValueError(f"Air usage export lacks columns {missing}; header: {raw.columns}")
-    if missing:  # header-only or empty file: no traffic in the window
-        raw = pl.DataFrame({c: pl.Series(c, [], dtype=pl.Utf8) for c in KNOWN})
+    with typing_answer_of(CALL, WHAT):
+        raw = parse_csv(csv)
+        missing = [c for c in KNOWN if c not in raw.columns]
+        if missing and raw.height:
+            raise ValueError(f"Air usage export lacks columns {missing}; header: {raw.columns}")
+        if missing:  # header-only or empty file: no traffic in the window
+            raw = pl.DataFrame({c: pl.Series(c, [], dtype=pl.Utf8) for c in KNOWN})
+        return _typed(raw.lazy(), raw.columns, window, period).collect()
+
+
+def usage_batches(path: Path, window: Window, period: str) -> pl.DataFrame | Batches:
+    """`usage_frame` of an export file on disk; a big file (a day of 5-minute rows of 100k SIMs
+    is ~12M rows, ~1 GB) as `Batches` read a block at a time, never whole in memory."""
+    if path.stat().st_size < STREAM_FROM_BYTES:
+        return usage_frame(path.read_bytes(), window, period)
+
+    def read() -> Iterator[pl.DataFrame]:
+        with typing_answer_of(CALL, WHAT):
+            for raw in read_csv_blocks(path, STREAM_BLOCK_BYTES):
+                missing = [c for c in KNOWN if c not in raw.columns]
+                if missing:
+                    raise ValueError(f"Air usage export lacks columns {missing}; header: {raw.columns}")
+                yield _typed(raw.lazy(), raw.columns, window, period).collect()
+
+    return Batches(read)
+
+
+def _typed(raw: pl.LazyFrame, columns: list[str], window: Window, period: str) -> pl.LazyFrame:
     date_format = "%Y%m%d%H%M" if period == "minutes" else "%Y%m%d"
     parsed = (
         pl.col("date").str.strptime(pl.Datetime("us"), date_format, strict=True).dt.replace_time_zone("UTC")
@@ -92,7 +122,7 @@ def usage_frame(csv: bytes, window: Window, period: str) -> pl.DataFrame:
         parsed.alias("time"),
         pl.col("type").alias("speed_class"),
         *(pl.col(k).str.strip_chars().cast(pl.Int64, strict=True).alias(v) for k, v in TOTALS.items()),
-        csv_extra(raw, KNOWN),
+        csv_extra_of(columns, KNOWN),
     )
     frame = frame.filter(pl.col("time") >= window.start, pl.col("time") < window.end)
     if period == "minutes":
@@ -114,11 +144,18 @@ async def fetch_daily(client: SoracomClient, window: Window, progress: Progress)
 
 
 async def fetch_minutes(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    """The export goes to a temporary file and is read from there a block at a time, so memory
+    stays flat however many SIMs there are; the lake writes it batch by batch (`Batches`)."""
     start, end = _export_window(window)
-    csv = await client.export_air_usage(start, end, "minutes")
-    frame = usage_frame(csv, window, "minutes")
-    progress.info(f"5-minute usage export: {len(csv)} bytes, {frame.height} rows")
-    return Fetched(frame, {"export_bytes": len(csv)})
+    folder = Path(tempfile.mkdtemp(prefix="soracom-usage-"))
+    try:
+        size = await client.export_air_usage_to_file(start, end, folder / "usage.csv", "minutes")
+        frame = usage_batches(folder / "usage.csv", window, "minutes")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    progress.info(f"5-minute usage export: {size} bytes")
+    return Fetched(frame, {"export_bytes": size}, cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 air_traffic_daily = define_source_asset(

@@ -1,5 +1,5 @@
 """The Dagster code location (`workspace.yaml`, `[tool.dagster]`): assets, checks, jobs,
-schedules and resources configured from the environment."""
+schedules, sensors and resources configured from the environment."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from assets.tables import TABLE_ASSETS
 from pipelines.jobs import JOBS
 from pipelines.resources import resources_from_env
 from pipelines.schedules import SCHEDULES
+from pipelines.sensors import SENSORS
 
 # SQL models (assets/models.py): the catalog runs after them; their checks cover tables and models.
 defs = dg.Definitions(
@@ -20,5 +21,6 @@ defs = dg.Definitions(
     asset_checks=[*RETENTION_CHECKS, *MODEL_CHECKS],
     jobs=[*JOBS, models_job],
     schedules=[*SCHEDULES, models_schedule],
+    sensors=SENSORS,
     resources=resources_from_env(),
 )

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from pipelines import settings
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.resources import resources_from_env
 
+INSTANCE_TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")  # concurrency limits
+AUDIT_MARGIN = timedelta(hours=1)  # leave out audit hours that age out sooner than this
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -124,7 +126,8 @@ class RunOutcome:
 def plan_runs(now: datetime, days: int, audit: bool = True, billing: bool = True) -> list[PlannedRun]:
     """The demo's runs: the last `days` closed UTC days of the daily sources (one range run),
     today's snapshots (filed under the latest closed day), the audit-log hours Soracom still
-    holds (one range run), and the previous and current billing months (one range run)."""
+    holds an hour from now (one range run: an hour that ages out while the demo runs would
+    fail its retention guard), and the previous and current billing months (one range run)."""
     day_keys = last_days(now, days)
     runs = [
         PlannedRun(f"days {day_keys[0]}...{day_keys[-1]}", DAILY_ASSETS, day_keys[0], day_keys[-1]),
@@ -132,7 +135,7 @@ def plan_runs(now: datetime, days: int, audit: bool = True, billing: bool = True
     ]
     if audit:
         hourly = HOURLY_ASSETS[0].partitions_def
-        oldest = API_AUDIT.oldest_start(now)
+        oldest = API_AUDIT.oldest_start(now + AUDIT_MARGIN)
         keys = hourly.get_partition_keys(current_time=now)
         hours = [k for k in keys[-26:] if window_for(hourly, k).start >= oldest]
         runs.append(PlannedRun(f"hours {hours[0]}...{hours[-1]}", HOURLY_ASSETS, hours[0], hours[-1]))
@@ -214,9 +217,19 @@ def _print_summary(catalog_path: Path, lake_root: str) -> None:
     _say(f"      '{EXAMPLE_QUERY}').show()\"")
 
 
+def install_instance_config(dagster_home: Path) -> Path:
+    """`dagster_home/dagster.yaml` from the shipped template (its `soracom_api` pool limit and
+    run-queue limits), unless the file exists: a user's own instance config is never replaced."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    target = dagster_home / "dagster.yaml"
+    if not target.exists():
+        target.write_text(INSTANCE_TEMPLATE.read_text())
+    return target
+
+
 def run(args: argparse.Namespace) -> int:
     paths, dagster_home = _paths(args)
-    dagster_home.mkdir(parents=True, exist_ok=True)
+    install_instance_config(dagster_home)
     source = contextlib.nullcontext({}) if args.real else _sandbox(args)
     started = time.monotonic()
     with source as sandbox_env, _patched_env({**sandbox_env, **paths}):
@@ -252,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
         usage_report.print_report(Path(paths[settings.CATALOG_PATH]), None, 10, sys.stdout)
     except usage_report.ReportError as error:
         _say(f"report: {error}")
+    _say(f"\nrun history and instance config (pool limits): DAGSTER_HOME={dagster_home} dagster dev")
     if failures:
         _say(f"\n{failures} run(s) failed (see above)")
         return 1

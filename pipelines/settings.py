@@ -7,7 +7,10 @@ never reads the environment.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
+from datetime import timedelta
 
 # Soracom API access. Secrets: only ever passed to the client, never logged or stored.
 AUTH_KEY_ID = "SORACOM_AUTH_KEY_ID"
@@ -33,6 +36,15 @@ HOURLY_CRON = "SORACOM_HOURLY_CRON"
 BILLING_CRON = "SORACOM_BILLING_CRON"
 SCHEDULE_TIMEZONE = "SORACOM_SCHEDULE_TIMEZONE"
 
+# Retention warnings (assets/checks.py, pipelines/sensors.py): how far ahead to look for unloaded
+# partitions about to age out of Soracom. Days for sources kept in days or months, hours for
+# those kept in hours (the audit logs); SORACOM_RETENTION_WARN_<TABLE> (e.g. ..._HARVEST_ENTRIES=10d,
+# ..._API_AUDIT_LOGS=12h) overrides one source.
+RETENTION_WARN_DAYS = "SORACOM_RETENTION_WARN_DAYS"
+RETENTION_WARN_HOURS = "SORACOM_RETENTION_WARN_HOURS"
+RETENTION_WARN_PREFIX = "SORACOM_RETENTION_WARN_"
+RETENTION_SENSOR_INTERVAL_S = "SORACOM_RETENTION_SENSOR_INTERVAL_S"
+
 DEFAULTS: dict[str, str] = {
     COVERAGES: "jp",
     MAX_CONCURRENCY: "16",
@@ -42,15 +54,56 @@ DEFAULTS: dict[str, str] = {
     HOURLY_CRON: "10 * * * *",
     BILLING_CRON: "0 6 * * *",
     SCHEDULE_TIMEZONE: "UTC",
+    RETENTION_WARN_DAYS: "3",
+    RETENTION_WARN_HOURS: "6",
+    RETENTION_SENSOR_INTERVAL_S: "3600",
 }
 
 VALID_COVERAGES = ("jp", "g")
 
 
-def setting(name: str) -> str:
+def setting(name: str, env: Mapping[str, str] | None = None) -> str:
     """The value of a non-secret setting: the environment, else the default."""
-    value = os.environ.get(name, "").strip()
+    value = (os.environ if env is None else env).get(name, "").strip()
     return value or DEFAULTS[name]
+
+
+def _positive(name: str, text: str, unit: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < math.inf:
+        raise ValueError(f"{name}={text!r} is not valid: give a positive number of {unit} (e.g. '3')")
+    return value
+
+
+def retention_sensor_interval_s(env: Mapping[str, str] | None = None) -> int:
+    """Seconds between evaluations of the retention sensor (at least 30)."""
+    seconds = _positive(RETENTION_SENSOR_INTERVAL_S, setting(RETENTION_SENSOR_INTERVAL_S, env), "seconds")
+    return max(30, int(seconds))
+
+
+def retention_warn_horizon(
+    table: str, kept_in_hours: bool, env: Mapping[str, str] | None = None
+) -> timedelta:
+    """How far ahead the retention warnings look for `table`: its own override
+    (`SORACOM_RETENTION_WARN_<TABLE>`, a number with `d` or `h`), else the hours setting for
+    sources Soracom keeps in hours, else the days setting."""
+    source = os.environ if env is None else env
+    override_name = RETENTION_WARN_PREFIX + table.upper()
+    override = source.get(override_name, "").strip().lower()
+    if override:
+        unit = {"d": "days", "h": "hours"}.get(override[-1])
+        if unit is None:
+            raise ValueError(
+                f"{override_name}={override!r} is not valid: give a number of days or hours with "
+                "its unit, e.g. '10d' or '12h'"
+            )
+        return timedelta(**{unit: _positive(override_name, override[:-1], unit)})
+    if kept_in_hours:
+        return timedelta(hours=_positive(RETENTION_WARN_HOURS, setting(RETENTION_WARN_HOURS, env), "hours"))
+    return timedelta(days=_positive(RETENTION_WARN_DAYS, setting(RETENTION_WARN_DAYS, env), "days"))
 
 
 def parse_coverages(text: str) -> tuple[str, ...]:

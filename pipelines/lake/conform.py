@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -103,8 +104,12 @@ def _cast_column(spec: TableSpec, field: pa.Field, column: pa.ChunkedArray) -> p
         raise SchemaError(f"{where}; the values do not fit: {error}") from None
 
 
-def conform(spec: TableSpec, partition: Mapping[str, object], data: pa.Table | pl.DataFrame) -> pa.Table:
-    """`data` cast to `spec.data_schema` (partition columns checked, then dropped), or SchemaError."""
+def conform(
+    spec: TableSpec, partition: Mapping[str, object], data: pa.Table | pl.DataFrame, *, check_key: bool = True
+) -> pa.Table:
+    """`data` cast to `spec.data_schema` (partition columns checked, then dropped), or SchemaError.
+    `check_key=False` leaves the primary key to the caller (a streamed write checks the whole
+    partition once it is written, see `check_primary_key_file`)."""
     table = to_arrow(data, spec.name)
     names = table.column_names
     repeated = sorted({n for n in names if names.count(n) > 1})
@@ -136,7 +141,8 @@ def conform(spec: TableSpec, partition: Mapping[str, object], data: pa.Table | p
             )
         arrays.append(column)
     result = pa.Table.from_arrays(arrays, schema=spec.data_schema)
-    _check_primary_key(spec, partition, result)
+    if check_key:
+        _check_primary_key(spec, partition, result)
     return result
 
 
@@ -155,8 +161,18 @@ def _check_partition_column(spec: TableSpec, name: str, expected: object, column
         )
 
 
+def _key_error(spec: TableSpec, partition: Mapping[str, object], repeated: int, example: dict) -> SchemaError:
+    return SchemaError(
+        f"table {spec.name!r}: primary key {list(spec.primary_key)} is not unique in partition "
+        f"{dict(partition)}: {repeated} key(s) repeat, e.g. {example}; "
+        "deduplicate before writing"
+    )
+
+
 def _check_primary_key(spec: TableSpec, partition: Mapping[str, object], table: pa.Table) -> None:
-    """Within a partition, key columns must be non-null and unique ("no duplicates, ever")."""
+    """Within a partition, key columns must be non-null and unique ("no duplicates, ever").
+
+    Hashed by Polars (a pyarrow group_by took ~1 s per million rows, longer than the write)."""
     key = [c for c in spec.primary_key if c not in spec.partition_by]
     if not key or table.num_rows == 0:
         return
@@ -164,12 +180,38 @@ def _check_primary_key(spec: TableSpec, partition: Mapping[str, object], table: 
         nulls = table.column(column).null_count
         if nulls:
             raise SchemaError(f"table {spec.name!r}: primary key column {column!r} has {nulls} null value(s)")
-    counts = table.select(key).group_by(key).aggregate([([], "count_all")])
-    duplicated = counts.filter(pc.greater(counts.column("count_all"), 1))
-    if duplicated.num_rows:
-        example = {c: duplicated.column(c)[0].as_py() for c in key}
-        raise SchemaError(
-            f"table {spec.name!r}: primary key {list(spec.primary_key)} is not unique in partition "
-            f"{dict(partition)}: {duplicated.num_rows} key(s) repeat, e.g. {example}; "
-            "deduplicate before writing"
-        )
+    keys = pl.from_arrow(table.select(key))
+    assert isinstance(keys, pl.DataFrame)
+    duplicated = keys.filter(keys.is_duplicated())
+    if duplicated.height:
+        raise _key_error(spec, partition, duplicated.unique().height, duplicated.row(0, named=True))
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_primary_key_file(spec: TableSpec, partition: Mapping[str, object], path: str) -> None:
+    """`_check_primary_key` over a written Parquet file, by DuckDB (bounded memory, spills to
+    disk), for partitions written batch by batch."""
+    key = [c for c in spec.primary_key if c not in spec.partition_by]
+    if not key:
+        return
+    columns = ", ".join(_identifier(c) for c in key)
+    source = "read_parquet('" + path.replace("'", "''") + "')"
+    with duckdb.connect() as con:
+        con.execute("SET memory_limit = '256MB'")
+        con.execute("SET threads = 2")
+        for column in key:
+            nulls = con.execute(f"SELECT count(*) FROM {source} WHERE {_identifier(column)} IS NULL")
+            count = nulls.fetchone()[0]  # type: ignore[index]
+            if count:
+                raise SchemaError(
+                    f"table {spec.name!r}: primary key column {column!r} has {count} null value(s)"
+                )
+        repeated = con.execute(
+            f"SELECT {columns}, count(*) OVER () AS _repeated FROM {source} "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+        ).fetchone()
+    if repeated:
+        raise _key_error(spec, partition, int(repeated[-1]), dict(zip(key, repeated[:-1], strict=True)))

@@ -8,20 +8,21 @@ whole and atomically; writing it again replaces it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.lake.conform import conform
+from pipelines.lake.conform import check_primary_key_file, conform
 from pipelines.lake.errors import LakeError
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
 from pipelines.lake.storage import LocalStorage, Storage
 
 PART_FILE = "part-0.parquet"
 COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 128 * 1024  # the writer buffers a whole row group: smaller groups, less memory
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,33 @@ class Lake:
         table = conform(spec, values, data)
         key = self.partition_key(spec, values)
         with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
-            pq.write_table(table, handle, compression=COMPRESSION)
+            pq.write_table(table, handle, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
         return WriteResult(path=self.storage.uri(key), rows=table.num_rows, bytes=self.storage.size(key))
+
+    def write_partition_batches(
+        self,
+        spec: TableSpec,
+        partition: Mapping[str, object],
+        batches: Iterable[pa.Table | pl.DataFrame],
+    ) -> WriteResult:
+        """`write_partition` for data too big to hold at once (a day of 5-minute traffic of a big
+        fleet): each batch is validated and appended as it comes; the primary key of the whole
+        partition is checked on the written file, before it replaces the old one."""
+        values = spec.partition_values(partition)
+        key = self.partition_key(spec, values)
+        rows = 0
+        with self.storage.atomic_write(key) as temp:
+            with (
+                open(temp, "xb") as handle,
+                pq.ParquetWriter(handle, spec.data_schema, compression=COMPRESSION) as writer,
+            ):
+                for batch in batches:
+                    table = conform(spec, values, batch, check_key=False)
+                    if table.num_rows:
+                        writer.write_table(table)
+                        rows += table.num_rows
+            check_primary_key_file(spec, values, temp)
+        return WriteResult(path=self.storage.uri(key), rows=rows, bytes=self.storage.size(key))
 
     # -- reading ----------------------------------------------------------------------------------
 

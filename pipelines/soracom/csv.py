@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -61,6 +63,57 @@ def parse_csv(data: bytes) -> pl.DataFrame:
     names = unique_names(_header(data[start : start + (1 << 16)]))
     try:
         return pl.read_csv(data, has_header=True, infer_schema=False, new_columns=names, raise_if_empty=False)
+    except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise ValueError(f"CSV is not UTF-8 ({exc}): Soracom exports are UTF-8") from None
+        raise ValueError(
+            f"CSV does not parse with its {len(names)}-column header ({names[:6]}...): {exc}"
+        ) from None
+
+
+def read_csv_blocks(path: str | os.PathLike[str], block_bytes: int = 32 << 20) -> Iterator[pl.DataFrame]:
+    """A CSV export file as String frames of about `block_bytes` each (same rules as
+    `parse_csv`), so a file bigger than memory is never whole in it: plain reads, no memory
+    map (a mapped 1 GB file counts in the process's RSS). Blocks are cut only at record ends
+    (a line break outside quotes). A header-only file gives one empty frame with its columns."""
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        if header.startswith(BOM):
+            header = header[len(BOM) :]
+        names = unique_names(_header(header))
+        carry = b""
+        produced = False
+        while block := handle.read(block_bytes):
+            data = carry + block
+            cut = _last_record_end(data)
+            if cut == 0:
+                carry = data
+                continue
+            yield _block_frame(data[:cut], names)
+            produced = True
+            carry = data[cut:]
+        if carry.strip() or not produced:
+            yield _block_frame(carry, names)
+
+
+def _last_record_end(data: bytes) -> int:
+    """Index just after the last line break that is outside quotes (0 if none): quotes inside
+    a quoted field are doubled, so an even count of `"` before a break means it ends a record."""
+    end = len(data)
+    while (newline := data.rfind(b"\n", 0, end)) >= 0:
+        if data.count(b'"', 0, newline) % 2 == 0:
+            return newline + 1
+        end = newline
+    return 0
+
+
+def _block_frame(data: bytes, names: list[str]) -> pl.DataFrame:
+    if not data.strip():
+        return pl.DataFrame({name: pl.Series(name, [], dtype=pl.Utf8) for name in names})
+    try:
+        return pl.read_csv(
+            data, has_header=False, infer_schema=False, new_columns=names, raise_if_empty=False
+        )
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise ValueError(f"CSV is not UTF-8 ({exc}): Soracom exports are UTF-8") from None

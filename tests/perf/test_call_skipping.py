@@ -75,3 +75,14 @@ def test_harvest_skipping_misses_no_resource_with_entries(world: World):
         assert not missed, f"{len(missed)} resources with entries were skipped: {sorted(missed)[:5]}"
         skipped_total += len(resources) - len(kept)
     assert skipped_total > 0, "the rule skipped nothing: it saves no calls"
+
+
+def test_the_slim_sim_list_decides_like_the_full_one(world: World):
+    """The session load keeps only the fields the rule reads (memory at 100k SIMs)."""
+    from assets.sessions import _slim
+
+    sims = world.sims(list(world.sim_ids("jp")))
+    for start_ms, _ in _windows(world.now):
+        assert [may_have_events(_slim(s), start_ms) for s in sims] == [
+            may_have_events(s, start_ms) for s in sims
+        ]

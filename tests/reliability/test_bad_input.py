@@ -14,8 +14,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from assets import billing, harvest, inventory, sessions, traffic
-from assets.partitions import daily_partitions, last_days, monthly_partitions, window_for
+from assets import audit_logs, billing, harvest, inventory, sessions, traffic
+from assets.partitions import daily_partitions, hourly_partitions, last_days, monthly_partitions, window_for
 from assets.tables import source
 from pipelines.lake import Lake
 from sandbox.server import badinput
@@ -26,17 +26,6 @@ from tests.reliability import harness
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 SIMS = 40
-
-# Pipeline gaps these tests exposed; fixing them needs edits in assets/ (see docs/reliability.md).
-# strict=True: once fixed, the xfail turns into a failure that says "remove me".
-KEY_FIELD_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="assets drop records whose time is null/missing (filtered out of the window) and report "
-    "null key fields as a lake SchemaError without naming the API call",
-)
-NAMES_CALL_GAP = pytest.mark.xfail(
-    strict=True, reason="the typing error of a bad CSV / Harvest answer does not name the API call"
-)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +132,6 @@ def test_a_missing_optional_field_loads_as_null(box: SandboxHandle, tmp_path: Pa
         ("missing_fields", "event"),
     ],
 )
-@KEY_FIELD_GAP
 def test_a_missing_or_null_key_field_fails_the_partition(
     box: SandboxHandle, tmp_path: Path, day: str, mode: str, field: str
 ) -> None:
@@ -155,6 +143,62 @@ def test_a_missing_or_null_key_field_fails_the_partition(
         ["listSimSessionEvents", field],
         bad_input=mode,
         bad_input_operations="listSimSessionEvents",
+        bad_input_fields=field,
+    )
+
+
+def _hour_with_api_audit_entries(box: SandboxHandle) -> str:
+    """The newest closed hour in which the World holds API audit entries."""
+    now = datetime.now(UTC)
+    for key in reversed(hourly_partitions.get_partition_keys(current_time=now)[-23:]):
+        window = window_for(hourly_partitions, key)
+        if window.end <= now and truth.expected_api_audit(box.world, "jp", window):
+            return key
+    raise AssertionError("the World holds no API audit entry in the last 23 hours")
+
+
+@pytest.mark.parametrize(
+    ("asset", "operation", "mode", "field"),
+    [
+        (harvest.harvest_entries, "getDataEntries", "null_values", "time"),
+        (harvest.harvest_entries, "getDataEntries", "null_values", "resourceId"),
+        (inventory.sims, "listSims", "null_values", "simId"),
+        (inventory.groups, "listGroups", "missing_fields", "groupId"),
+        (audit_logs.api_audit_logs, "getApiAuditLogs", "missing_fields", "requestedTimeEpochMs"),
+        (billing.bills, "getBilling", "null_values", "yearMonth"),
+    ],
+    ids=[
+        "harvest-time",
+        "harvest-resourceId",
+        "sims-simId",
+        "groups-groupId",
+        "api_audit-time",
+        "bills-yearMonth",
+    ],
+)
+def test_a_key_field_missing_in_any_source_fails_naming_the_call(
+    box: SandboxHandle,
+    tmp_path: Path,
+    day: str,
+    previous_month: str,
+    asset: Any,
+    operation: str,
+    mode: str,
+    field: str,
+) -> None:
+    """Rows are never dropped for lacking their time or key: the partition fails instead."""
+    key = {
+        "api_audit_logs": lambda: _hour_with_api_audit_entries(box),
+        "bills": lambda: previous_month,
+    }.get(asset.key.to_user_string(), lambda: day)()
+    assert_fails_cleanly(
+        box,
+        tmp_path,
+        asset,
+        key,
+        [operation, field, "missing or null"],
+        bad_input=mode,
+        bad_input_operations=operation,
         bad_input_fields=field,
     )
 
@@ -272,14 +316,26 @@ def test_a_header_only_csv_loads_an_empty_partition(box: SandboxHandle, tmp_path
     assert lake.read(traffic.DAILY_SPEC).height == 0
 
 
-@NAMES_CALL_GAP
 def test_a_csv_that_is_not_utf8_fails_the_partition(box: SandboxHandle, tmp_path: Path, day: str) -> None:
     assert_fails_cleanly(
         box,
         tmp_path,
         traffic.air_traffic_daily,
         day,
-        ["exportAirStats", "not UTF-8"],
+        ["exportAirStats", "not UTF-8", "partition was not loaded"],
+        bad_input="csv_non_utf8",
+    )
+
+
+def test_a_billing_csv_that_is_not_utf8_fails_naming_the_export(
+    box: SandboxHandle, tmp_path: Path, previous_month: str
+) -> None:
+    assert_fails_cleanly(
+        box,
+        tmp_path,
+        billing.billing_items,
+        previous_month,
+        ["exportBilling", "not UTF-8"],
         bad_input="csv_non_utf8",
     )
 
@@ -321,7 +377,6 @@ def test_odd_harvest_content_is_stored_verbatim(
         assert sizes.max() > badinput.HUGE_BYTES, "at least one entry must have been inflated"
 
 
-@NAMES_CALL_GAP
 def test_binary_harvest_content_loads_or_fails_clearly(box: SandboxHandle, tmp_path: Path, day: str) -> None:
     """All 256 byte values plus a lone surrogate (not encodable as UTF-8): the partition
     either stores the content losslessly or fails naming the call and the problem."""

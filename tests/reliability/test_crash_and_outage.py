@@ -27,7 +27,7 @@ import pytest
 from assets.partitions import last_days
 from assets.tables import SOURCES
 from pipelines import settings
-from pipelines.demo import PlannedRun
+from pipelines.demo import INSTANCE_TEMPLATE, PlannedRun, install_instance_config
 from pipelines.jobs import DAILY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import Lake
 from sandbox.testing import ProcessSandbox, start_sandbox_process
@@ -185,16 +185,15 @@ def _step_intervals(instance: dg.DagsterInstance, run_id: str) -> dict[str, tupl
 def test_two_runs_of_one_partition_at_once_are_serialised_and_end_right(
     sandbox_process: ProcessSandbox, tmp_path: Path
 ) -> None:
-    """A schedule tick and a manual backfill of the same day start together. The
-    `soracom_api` pool (limit 1, as docs/reliability.md configures it) lets one API step
-    run at a time across both runs; atomic partition writes mean the last writer's whole
-    file wins either way. The final lake equals the ground truth."""
+    """A schedule tick and a manual backfill of the same day start together, on an instance
+    configured with the shipped `pipelines/dagster_instance.yaml` (as `soracom-lake demo`
+    installs it): its `soracom_api` pool limit lets one API step run at a time across both
+    runs; atomic partition writes mean the last writer's whole file wins either way. The
+    final lake equals the ground truth."""
     box = sandbox_process
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
-    )
+    install_instance_config(home)
+    assert (home / "dagster.yaml").read_text() == INSTANCE_TEMPLATE.read_text()
     dg.DagsterInstance.from_config(str(home)).dispose()  # create the storage once, not in a race
     env = load_env(box, home)
     day = last_days(datetime.now(UTC), 1)[0]

@@ -4,8 +4,9 @@ with every table equal to the ground truth: no row lost, none duplicated.
 The sandbox answers 10% of calls with 500/502/503, drops 2% of connections mid-body,
 rate-limits each API low enough that the two coverages' clients (sharing one operator)
 draw 429s, and lets tokens live only 60 s. The resources are the production ones
-(`resources_from_env`, default client settings). The test prints the figures quoted in
-docs/reliability.md:
+(`resources_from_env`, default client settings). The sandbox runs in its own process, as a
+real API would: in a thread it would share the GIL and Polars' thread pool with the
+pipeline under test. The test prints the figures quoted in docs/reliability.md:
 
     .venv/bin/pytest tests/reliability/test_faults.py -m reliability -s
 """
@@ -26,7 +27,7 @@ from pipelines import settings
 from pipelines.demo import plan_runs
 from pipelines.lake import Lake
 from pipelines.resources import resources_from_env
-from sandbox.testing import start_sandbox
+from sandbox.testing import start_sandbox_process
 from tests.reliability import harness
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
@@ -77,7 +78,8 @@ def test_demo_window_under_faults_equals_ground_truth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    with start_sandbox(sims=SIMS, seed=11, now=now, coverage="both", **FAULTS) as box:
+    with start_sandbox_process(sims=SIMS, seed=11, now=now, coverage="both", **FAULTS) as box:
+        world = harness.world_for(box.info, SIMS, 11)
         env = {
             settings.AUTH_KEY_ID: box.credentials["authKeyId"],
             settings.AUTH_KEY: box.credentials["authKey"],
@@ -90,7 +92,7 @@ def test_demo_window_under_faults_equals_ground_truth(
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         res = resources_from_env()
-        runs = plan_runs(datetime.now(UTC), DAYS)
+        runs = plan_runs(world.now, DAYS)  # the World's closed days, even across midnight UTC
         instance = dg.DagsterInstance.ephemeral()
         started = time.monotonic()
         results = []
@@ -101,9 +103,9 @@ def test_demo_window_under_faults_equals_ground_truth(
         catalog_result = dg.materialize([catalog], resources=res, instance=instance, run_config=harness.QUIET)
         assert catalog_result.success
         wall = time.monotonic() - started
-        server = box.stats.snapshot()
+        server = box.get_stats()
         lake = Lake(tmp_path / "lake")
-        compared = harness.assert_lake_matches_world(box.world, lake, runs, ("jp", "g"))
+        compared = harness.assert_lake_matches_world(world, lake, runs, ("jp", "g"), now=world.now)
         catalog_rows = harness.assert_catalog_opens(tmp_path / "soracom.duckdb", lake)
     client = _client_totals(results)
     figures = {

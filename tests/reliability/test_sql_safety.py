@@ -53,6 +53,9 @@ REVIEWED = {
     ("assets/model_checks.py", "table_view_sql(the_lake, summaries.spec, con)"): "view SQL from views.py",
     ("assets/model_checks.py", "model_view_sql(the_lake, 'stg_billing_summaries')"): "view SQL from views.py",
     ("assets/model_checks.py", "counts"): "joined quote_identifier() of column names from code",
+    ("pipelines/lake/conform.py", "_identifier(column)"): "a TableSpec key column name, double-quoted",
+    ("pipelines/lake/conform.py", "columns"): "joined _identifier() of TableSpec key column names",
+    ("pipelines/lake/conform.py", "source"): "read_parquet() of the lake's own file path, quoted",
 }
 
 

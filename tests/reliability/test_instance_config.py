@@ -1,0 +1,48 @@
+"""The shipped Dagster instance config (`pipelines/dagster_instance.yaml`) is valid for the
+installed Dagster and sets the limits the docs promise; the demo installs it without ever
+replacing a user's own `dagster.yaml`. (That the pool really serialises two runs of one
+partition is `test_crash_and_outage.py::test_two_runs_of_one_partition_at_once...`.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.demo import INSTANCE_TEMPLATE, install_instance_config
+from pipelines.jobs import JOBS, RUN_KIND_TAG
+
+pytestmark = pytest.mark.reliability
+
+
+def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(tmp_path: Path) -> None:
+    install_instance_config(tmp_path)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        assert config.pool_config.pool_granularity.value == "op"
+        limits = {
+            (limit["key"], str(limit.get("value"))): limit["limit"]
+            for limit in config.run_queue_config.tag_concurrency_limits
+        }
+        per_value = str({"applyLimitPerUniqueValue": True})
+        assert limits == {("dagster/partition", per_value): 1, (RUN_KIND_TAG, per_value): 1}
+        assert "QueuedRunCoordinator" in type(instance.run_coordinator).__name__
+    finally:
+        instance.dispose()
+
+
+def test_every_load_job_carries_the_tag_the_run_limits_use() -> None:
+    tagged = {job.name for job in JOBS if RUN_KIND_TAG in (job.tags or {})}
+    assert {"daily_load_job", "snapshot_job", "audit_log_job", "billing_job"} <= tagged
+
+
+def test_install_never_replaces_a_users_config(tmp_path: Path) -> None:
+    own = tmp_path / "dagster.yaml"
+    own.write_text("telemetry:\n  enabled: false\n")
+    install_instance_config(tmp_path)
+    assert own.read_text() == "telemetry:\n  enabled: false\n"
+    fresh = tmp_path / "fresh"
+    assert install_instance_config(fresh).read_text() == INSTANCE_TEMPLATE.read_text()
