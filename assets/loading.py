@@ -7,6 +7,8 @@ module owns the asyncio loop, coverages, lineage columns, the write and the meta
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -90,6 +92,14 @@ def _frame_of(
     return frame
 
 
+def _return_free_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): a fan-out
+    of 75k calls leaves ~100 MB of freed, fragmented heap that the write would add to."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _write(
     lake: Lake,
     spec: TableSpec,
@@ -100,6 +110,7 @@ def _write(
 ) -> WriteResult:
     """One partition from every coverage's rows. `Batches` (exports too big for memory) stream
     to the file batch by batch, in the order the source gave them (an export's order is fixed)."""
+    _return_free_memory()  # the fetch's page objects are garbage now; the write needs room
     if not any(isinstance(one.frame, Batches) for _, one in results):
         frame = table_columns(_frame_of(results, loaded_at, sort_by), spec.schema, spec.partition_by)
         return lake.write_partition(spec, partition, frame)
