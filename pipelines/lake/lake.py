@@ -22,7 +22,6 @@ from pipelines.lake.storage import LocalStorage, Storage
 
 PART_FILE = "part-0.parquet"
 COMPRESSION = "zstd"
-ROW_GROUP_ROWS = 128 * 1024  # the writer buffers a whole row group: smaller groups, less memory
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class Lake:
         table = conform(spec, values, data)
         key = self.partition_key(spec, values)
         with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
-            pq.write_table(table, handle, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
+            pq.write_table(table, handle, compression=COMPRESSION)
         return WriteResult(path=self.storage.uri(key), rows=table.num_rows, bytes=self.storage.size(key))
 
     def write_partition_batches(
