@@ -185,8 +185,14 @@ class CoreClient:
         json: Any = None,
         path_params: Mapping[str, Any] | None = None,
         operation: str | None = None,
+        raw: bool = False,
     ) -> ApiResponse:
-        """One API call (with retries); `path` is relative to `/v1` and may hold `{name}`s."""
+        """One API call (with retries); `path` is relative to `/v1` and may hold `{name}`s.
+
+        With `raw`, `data` is the body's bytes, not parsed: for pages decoded in bulk
+        (columnar, many pages at once) instead of one Python object per item. A 2xx body that
+        is not framed as a JSON array or object (HTML, truncated) is retried like invalid JSON.
+        """
         method = method.upper()
         call = _Call(
             method=method,
@@ -196,7 +202,7 @@ class CoreClient:
             params=_clean_params(params),
             body=json,
         )
-        return await self._execute(call, "managed")
+        return await self._execute(call, "managed", raw=raw)
 
     async def request_raw(
         self,
@@ -207,19 +213,10 @@ class CoreClient:
         path_params: Mapping[str, Any] | None = None,
         operation: str | None = None,
     ) -> ApiResponse:
-        """Like `request`, but `data` is the body's bytes, not parsed: for pages decoded in bulk
-        (columnar, many pages at once) instead of one Python object per item. A 2xx body that
-        is not framed as a JSON array or object (HTML, truncated) is retried like invalid JSON."""
-        method = method.upper()
-        call = _Call(
-            method=method,
-            template=path,
-            path=_format_path(path, path_params),
-            operation=operation or f"{method} {path}",
-            params=_clean_params(params),
-            body=None,
+        """`request(..., raw=True)`: the body's bytes, unparsed."""
+        return await self.request(
+            method, path, params=params, path_params=path_params, operation=operation, raw=True
         )
-        return await self._execute(call, "managed", raw=True)
 
     async def request_json(
         self,
@@ -365,6 +362,47 @@ class CoreClient:
             await asyncio.sleep(delay)
 
     # ---- pagination ------------------------------------------------------------------
+    async def _page_responses(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params,
+        json: Any,
+        path_params: Mapping[str, Any] | None,
+        operation: str | None,
+        raw: bool,
+    ) -> AsyncIterator[ApiResponse]:
+        """The answer of every page of a list call, following `x-soracom-next-key` or
+        `link: rel=next`. Pages may be short or empty while more follow; only the absence of
+        a cursor ends the listing. A cursor seen twice raises `PaginationLoopError`."""
+        current: dict[str, Any] = dict(_clean_params(params) or {})
+        operation = operation or f"{method.upper()} {path}"
+        seen: set[str] = set()
+        if current.get(CURSOR_PARAM):
+            seen.add(str(current[CURSOR_PARAM]))
+        count = 0
+        while True:
+            response = await self.request(
+                method,
+                path,
+                params=current,
+                json=json,
+                path_params=path_params,
+                operation=operation,
+                raw=raw,
+            )
+            count += 1
+            self.stats.pages_by_operation[operation] += 1
+            yield response
+            following = next_page(response.headers, current)
+            if following is None:
+                return
+            if following.cursor in seen:
+                raise PaginationLoopError(f"{operation} ({method.upper()} {path})", following.cursor, count)
+            seen.add(following.cursor)
+            current = following.params
+
     async def pages(
         self,
         method: str,
@@ -376,31 +414,12 @@ class CoreClient:
         operation: str | None = None,
         items_key: str | None = None,
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every page of a list call, following `x-soracom-next-key` or `link: rel=next`.
-
-        Pages may be short or empty while more follow; only the absence of a cursor ends
-        the listing. A cursor seen twice raises `PaginationLoopError`.
-        """
-        current: dict[str, Any] = dict(_clean_params(params) or {})
-        operation = operation or f"{method.upper()} {path}"
-        seen: set[str] = set()
-        if current.get(CURSOR_PARAM):
-            seen.add(str(current[CURSOR_PARAM]))
-        count = 0
-        while True:
-            response = await self.request(
-                method, path, params=current, json=json, path_params=path_params, operation=operation
-            )
-            count += 1
-            self.stats.pages_by_operation[operation] += 1
-            yield _page_items(response.data, items_key, operation)
-            following = next_page(response.headers, current)
-            if following is None:
-                return
-            if following.cursor in seen:
-                raise PaginationLoopError(f"{operation} ({method.upper()} {path})", following.cursor, count)
-            seen.add(following.cursor)
-            current = following.params
+        """The items of every page of a list call (see `_page_responses`)."""
+        name = operation or f"{method.upper()} {path}"
+        async for response in self._page_responses(
+            method, path, params=params, json=json, path_params=path_params, operation=name, raw=False
+        ):
+            yield _page_items(response.data, items_key, name)
 
     async def raw_pages(
         self,
@@ -413,26 +432,10 @@ class CoreClient:
     ) -> AsyncIterator[bytes]:
         """The body (bytes, a JSON array) of every page of a list call, unparsed, following the
         cursor like `pages`: for decoding many pages at once (see `request_raw`)."""
-        current: dict[str, Any] = dict(_clean_params(params) or {})
-        operation = operation or f"{method.upper()} {path}"
-        seen: set[str] = set()
-        if current.get(CURSOR_PARAM):
-            seen.add(str(current[CURSOR_PARAM]))
-        count = 0
-        while True:
-            response = await self.request_raw(
-                method, path, params=current, path_params=path_params, operation=operation
-            )
-            count += 1
-            self.stats.pages_by_operation[operation] += 1
+        async for response in self._page_responses(
+            method, path, params=params, json=None, path_params=path_params, operation=operation, raw=True
+        ):
             yield response.data
-            following = next_page(response.headers, current)
-            if following is None:
-                return
-            if following.cursor in seen:
-                raise PaginationLoopError(f"{operation} ({method.upper()} {path})", following.cursor, count)
-            seen.add(following.cursor)
-            current = following.params
 
     async def items(
         self,
