@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from sandbox.server.settings import SandboxSettings
@@ -295,6 +295,14 @@ def corrupting(endpoint: Endpoint, operation_id: str, state: Any) -> Endpoint:
     return wrapped
 
 
+def _download_body(response: Response) -> bytes:
+    """The bytes of a download answer: exports are served from disk as a `FileResponse`."""
+    if isinstance(response, FileResponse):
+        with open(response.path, "rb") as f:
+            return f.read()
+    return bytes(response.body)
+
+
 def corrupting_downloads(routes: list[Route], download_prefix: str, state: Any) -> list[Route]:
     """The admin routes with the export download route wrapped for the CSV modes."""
 
@@ -305,7 +313,7 @@ def corrupting_downloads(routes: list[Route], download_prefix: str, state: Any) 
             if response.status_code != 200 or mode not in (*CSV_MODES, *ID_MODES) or not mode:
                 return response
             state.stats.bad_inputs += 1
-            return _replaced(response, corrupt_csv(bytes(response.body), mode), "text/csv")
+            return _replaced(response, corrupt_csv(_download_body(response), mode), "text/csv")
 
         return wrapped
 

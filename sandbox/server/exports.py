@@ -1,6 +1,6 @@
 """Exported files (billing and Air usage CSVs) and their presigned-like download URLs.
 
-An export is registered with a function that renders its bytes. `sync` mode renders at
+An export is registered with a function that writes its file. `sync` mode renders at
 once and answers `{url}`; `async` answers `{exportedFileId, exportedFilePath}` and the
 file reports `processing` until `export_delay_s` has passed, then its final outcome
 (the `export_outcome` setting at creation time: `exported`, or `processing` forever, or
@@ -10,19 +10,24 @@ unguessable token and expires after `download_url_ttl_s` (403, S3-style XML body
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from sandbox.server.settings import SandboxSettings
 
 DOWNLOAD_PREFIX = "/_files"
-KEPT_RENDERED_FILES = 2  # rendered export files kept in memory (older ones are rendered again)
+KEPT_RENDERED_FILES = 2  # rendered export files kept on disk (older ones are rendered again)
+
+Render = Callable[[BinaryIO], object]  # writes the export file into the binary file given
 
 
 @dataclass
@@ -30,11 +35,11 @@ class ExportRecord:
     exported_file_id: str
     coverage: str
     filename: str
-    render: Callable[[], bytes]
+    render: Render
     created: float
     ready_at: float
     outcome: str
-    content: bytes | None = None
+    path: str | None = None  # the rendered file, while kept
     downloads: dict[str, float] = field(default_factory=dict)  # token -> expiry (time.time())
 
     def status(self, now: float) -> str:
@@ -50,11 +55,10 @@ class ExportRegistry:
         self._settings = settings
         self._by_id: dict[str, ExportRecord] = {}
         self._by_token: dict[str, ExportRecord] = {}
-        self._rendered: list[ExportRecord] = []  # records holding content, oldest first
+        self._rendered: list[ExportRecord] = []  # records holding a rendered file, oldest first
+        self._dir = tempfile.TemporaryDirectory(prefix="soracom-sandbox-exports-")
 
-    def create(
-        self, coverage: str, filename: str, render: Callable[[], bytes], asynchronous: bool
-    ) -> ExportRecord:
+    def create(self, coverage: str, filename: str, render: Render, asynchronous: bool) -> ExportRecord:
         now = time.time()
         record = ExportRecord(
             exported_file_id=f"fe_{uuid.uuid4()}",
@@ -69,14 +73,21 @@ class ExportRegistry:
         return record
 
     def _render(self, record: ExportRecord) -> None:
-        """Render a record's file (again, if it was dropped). Only the last few rendered files
-        stay in memory: a day of 5-minute usage of 100k SIMs is ~1 GB, and the world renders the
-        same bytes again whenever asked."""
-        if record.content is None:
-            record.content = record.render()
+        """Render a record's file (again, if it was dropped) to disk, streamed: a day of 5-minute
+        usage of 100k SIMs is ~1 GB, which must not sit in the server's memory. Only the last few
+        rendered files are kept; the world renders the same bytes again whenever asked."""
+        if record.path is None or not os.path.exists(record.path):
+            path = os.path.join(self._dir.name, f"{record.exported_file_id}.csv")
+            with open(path + ".tmp", "wb") as out:
+                record.render(out)
+            os.replace(path + ".tmp", path)
+            record.path = path
         self._rendered = [r for r in self._rendered if r is not record] + [record]
         while len(self._rendered) > KEPT_RENDERED_FILES:
-            self._rendered.pop(0).content = None
+            dropped = self._rendered.pop(0)
+            if dropped.path is not None:
+                os.unlink(dropped.path)  # a download already streaming keeps its open file
+                dropped.path = None
 
     def get(self, exported_file_id: str) -> ExportRecord | None:
         return self._by_id.get(exported_file_id)
@@ -98,8 +109,9 @@ class ExportRegistry:
         if time.time() >= record.downloads[token]:
             return _s3_error(403, "AccessDenied", "Request has expired")
         self._render(record)
-        return Response(
-            record.content,
+        assert record.path is not None
+        return FileResponse(
+            record.path,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{record.filename}"'},
         )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from starlette.responses import Response
 
 from sandbox.server.call import Call, Operation, json_response
 from sandbox.server.errors import not_found
+from sandbox.server.exports import Render
 
 
-def export_answer(call: Call, filename: str, render: Callable[[], bytes]) -> Response:
+def export_answer(call: Call, filename: str, render: Render) -> Response:
     """`sync` (the default) answers `{url}`; `async` answers `{exportedFileId, exportedFilePath}`."""
     mode = call.choice_query("export_mode", ("async", "sync"), "sync")
     registry = call.state.exports

@@ -54,7 +54,7 @@ async def export_billing(call: Call) -> Response:
     yyyymm = _month(call)
     world, coverage = call.world, call.coverage
     return export_answer(
-        call, f"billing_{coverage}_{yyyymm}.csv", lambda: world.billing_csv(coverage, yyyymm)
+        call, f"billing_{coverage}_{yyyymm}.csv", lambda out: out.write(world.billing_csv(coverage, yyyymm))
     )
 
 
@@ -62,7 +62,7 @@ async def export_latest_billing(call: Call) -> Response:
     world, coverage = call.world, call.coverage
     yyyymm = world.now.strftime("%Y%m")
     return export_answer(
-        call, f"billing_{coverage}_{yyyymm}.csv", lambda: world.billing_csv(coverage, yyyymm)
+        call, f"billing_{coverage}_{yyyymm}.csv", lambda out: out.write(world.billing_csv(coverage, yyyymm))
     )
 
 

@@ -116,7 +116,7 @@ async def export_air_stats(call: Call) -> Response:
     return export_answer(
         call,
         f"air_usage_{coverage}_{period}_{from_s}_{to_s}.csv",
-        lambda: world.air_usage_csv(coverage, period, from_s, to_s),
+        lambda out: world.write_air_usage_csv(out, coverage, period, from_s, to_s),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -184,6 +184,12 @@ class World:
         air_stats.check_window(period, from_s, to_s)
         sims = self.inv.index_in(self._coverage(coverage))
         return usage_csv.usage_csv(self.activity, period, from_s, to_s, sims)  # = to_csv(rows), faster
+
+    def write_air_usage_csv(self, out: BinaryIO, coverage: str, period: str, from_s: int, to_s: int) -> None:
+        """`air_usage_csv` streamed into a binary file (the server renders big exports to disk)."""
+        air_stats.check_window(period, from_s, to_s)
+        sims = self.inv.index_in(self._coverage(coverage))
+        usage_csv.write_usage_csv(out, self.activity, period, from_s, to_s, sims)
 
     # --- Harvest -------------------------------------------------------------------------------
     def harvest_resources(self, coverage: str) -> list[dict[str, Any]]:
