@@ -2,7 +2,8 @@
 
 - `unique_key` / `required_not_null`: on every source table (key = partition columns + primary
   key; required = key, `coverage`, `_loaded_at`) and every model that declares a
-  `-- grain: a, b` / `-- not null: a, b` comment line in its SQL file.
+  `-- grain: a, b` / `-- not null: a, b` comment line in its SQL file. Marts are checked in their
+  Parquet file; staging models, which are views, are checked by running their SQL over the lake.
 - `reconciled`: on `billing_reconciliation`, the billing CSV total, the monthly bill and the sum
   of daily bills agree within `report_params.reconciliation_tolerance` (1 currency unit).
 - `rows_match_load`: on every source table, each recently loaded partition holds as many rows
@@ -15,7 +16,6 @@ Each check is a plain function over a DuckDB connection (`evaluate_*`, tested al
 Dagster wrapper. Names in SQL come from code (specs, model files), never from API values.
 """
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,14 +26,13 @@ import duckdb
 import pyarrow.parquet as pq
 
 from assets.models import MODELS, MODELS_BY_NAME
-from assets.tables import SOURCES, SourceTable
-from pipelines.lake import Lake, SqlModel, TableSpec
-from pipelines.lake.views import model_view_sql, quote_identifier, table_view_sql
+from assets.tables import SOURCES, TABLE_SPECS, SourceTable
+from pipelines.lake import Lake, ModelError, SqlModel, TableSpec, create_views
+from pipelines.lake.views import quote_identifier, table_view_sql
 from pipelines.resources import LakeResource
 
 MAX_EXAMPLES = 10
 RECENT_LOADS = 50  # rows_match_load looks at this many latest materializations
-_ANNOTATION = re.compile(r"^--\s*(grain|not null):\s*(.+?)\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -47,12 +46,7 @@ class Outcome:
 
 def annotations(model: SqlModel) -> dict[str, tuple[str, ...]]:
     """`{"grain": (...), "not null": (...)}` from the model's `-- grain:` / `-- not null:` lines."""
-    found: dict[str, tuple[str, ...]] = {}
-    for line in model.sql.splitlines():
-        match = _ANNOTATION.match(line.strip())
-        if match:
-            found[match.group(1).lower()] = tuple(c.strip() for c in match.group(2).split(",") if c.strip())
-    return found
+    return model.annotations
 
 
 def table_key(spec: TableSpec) -> tuple[str, ...]:
@@ -72,11 +66,22 @@ def connect_table(lake: Lake, spec: TableSpec) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect_model(lake: Lake, name: str) -> duckdb.DuckDBPyConnection:
+def connect_model(lake: Lake, *names: str) -> duckdb.DuckDBPyConnection:
+    """A connection with TEMP views of the models `names`: marts over their files, staging models
+    as their own SQL over the lake (they are views, never files), as the marts read them."""
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"CREATE TEMP VIEW {quote_identifier(name)} AS {model_view_sql(lake, name)}")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        create_views(con, lake, names, TABLE_SPECS, MODELS)
+    except (duckdb.Error, ModelError):
+        con.close()
+        raise
     return con
+
+
+def model_ready(lake: Lake, model: SqlModel) -> bool:
+    """A staging model (a view) can always be checked; a mart once it is materialised."""
+    return not model.materialised or lake.has_model(model.name)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
@@ -256,7 +261,7 @@ def _model_check(
     @dg.asset_check(asset=dg.AssetKey(model.name), name=name, description=description, blocking=False)
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         the_lake = lake.lake()
-        if not the_lake.has_model(model.name):
+        if not model_ready(the_lake, model):
             return _not_loaded(model.name)
         with connect_model(the_lake, model.name) as con:
             return _result(evaluate(con))
@@ -394,13 +399,9 @@ def _billing_checks() -> list[dg.AssetChecksDefinition]:
         )
         def _sims(lake: LakeResource) -> dg.AssetCheckResult:
             the_lake = lake.lake()
-            if not (the_lake.has_model("sim_monthly_cost") and the_lake.has_model("stg_billing_summaries")):
-                return _not_loaded("sim_monthly_cost or stg_billing_summaries")
-            with connect_model(the_lake, "sim_monthly_cost") as con:
-                con.execute(
-                    f"CREATE TEMP VIEW stg_billing_summaries AS "
-                    f"{model_view_sql(the_lake, 'stg_billing_summaries')}"
-                )
+            if not model_ready(the_lake, MODELS_BY_NAME["sim_monthly_cost"]):
+                return _not_loaded("sim_monthly_cost")
+            with connect_model(the_lake, "sim_monthly_cost", "stg_billing_summaries") as con:
                 return _result(evaluate_sim_summaries(con))
 
         checks.append(_sims)

@@ -2,9 +2,11 @@
 
 `discover_models` runs when this module is imported, so a model that names an unknown table (or
 has no description, or forms a cycle) fails definition loading with a message naming the file
-and the table. Each asset materialises its model to `<lake>/_models/<name>/part-0.parquet`
-(atomic, rows sorted, so a re-run gives the same file contents); the catalog, which depends on
-every model, exposes them as views.
+and the table. A mart's asset materialises it to `<lake>/_models/<name>/part-0.parquet` (atomic,
+rows sorted by its grain, so a re-run gives the same file contents). A staging model is a view:
+its asset only checks that the SQL binds over the lake (no scan, no file) and stays an asset so
+the lineage tables -> staging -> marts shows in the UI and its checks run against the view; marts
+inline it when they are built. The catalog, which depends on every model, exposes them as views.
 """
 
 from pathlib import Path
@@ -13,7 +15,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.tables import TABLE_SPECS
-from pipelines.lake import SqlModel, discover_models, materialise_model
+from pipelines.lake import SqlModel, ViewResult, build_model, discover_models
 from pipelines.resources import LakeResource
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -32,23 +34,28 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         name=model.name,
         deps=[dg.AssetKey(name) for name in model.depends_on],
         group_name=_group(model),
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "parquet"} if model.materialised else {"duckdb"},
         description=model.description,
         metadata={
             "sql_file": dg.MetadataValue.path(str(model.path)),
             "layer": model.layer,
+            "materialised": "parquet" if model.materialised else "view",
+            "grain": dg.MetadataValue.json(list(model.grain)),
             "depends_on": dg.MetadataValue.json(list(model.depends_on)),
         },
     )
     def _model(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        written = materialise_model(lake.lake(), model, TABLE_SPECS, models)
-        context.log.info(f"model {model.name}: {written.rows} rows -> {written.path}")
+        built = build_model(lake.lake(), model, TABLE_SPECS, models)
+        if isinstance(built, ViewResult):
+            context.log.info(f"model {model.name}: a view of {len(built.columns)} columns (binds)")
+            return dg.MaterializeResult(metadata={"view_columns": dg.MetadataValue.json(list(built.columns))})
+        context.log.info(f"model {model.name}: {built.rows} rows -> {built.path}")
         return dg.MaterializeResult(
             metadata={
-                "rows": dg.MetadataValue.int(written.rows),
-                "bytes": dg.MetadataValue.int(written.bytes),
-                "path": dg.MetadataValue.path(written.path),
-                "dagster/row_count": dg.MetadataValue.int(written.rows),
+                "rows": dg.MetadataValue.int(built.rows),
+                "bytes": dg.MetadataValue.int(built.bytes),
+                "path": dg.MetadataValue.path(built.path),
+                "dagster/row_count": dg.MetadataValue.int(built.rows),
             }
         )
 
@@ -75,7 +82,7 @@ def after_models(catalog: dg.AssetsDefinition) -> dg.AssetsDefinition:
 models_job = dg.define_asset_job(
     "models_job",
     selection=dg.AssetSelection.assets(*MODEL_KEYS, dg.AssetKey("catalog")),
-    description="Rebuild every SQL model (staging, then marts) from the lake, then the catalog.",
+    description="Check the staging views bind, rebuild every mart from the lake, then the catalog.",
     tags={"soracom-lake/load": "models"},
 )
 

@@ -4,7 +4,9 @@ Fills a lake straight from a sandbox World (no HTTP; the ingestion modules' own 
 via tests/models/world_lake.py): a year of daily traffic, `--session-days` of session events
 and Harvest entries, a day of 5-minute traffic, a day of audit logs, 12 billing months. Then
 times (a) DuckDB reading every column of every table once, and (b) rebuilding every SQL model
-in order, the way the `models_job` does, and prints (b)/(a) (target: under 2).
+in order through `build_model`, the function each model asset of the `models_job` calls (staging
+models: checked to bind, they are views; marts: materialised with their staging chain inlined),
+and prints (b)/(a) (target: under 2).
 
     .venv/bin/python -m bench.models --sims 10000 --lake /tmp/bench-year-lake
 """
@@ -21,7 +23,7 @@ import duckdb
 
 from assets.models import MODELS
 from assets.tables import TABLE_SPECS
-from pipelines.lake import Lake, materialise_model
+from pipelines.lake import Lake, build_model
 from pipelines.lake.views import quote_literal
 from sandbox.world import World
 from tests.models.world_lake import LoadPlan, fill_lake
@@ -47,7 +49,7 @@ def rebuild_models(lake: Lake, con: duckdb.DuckDBPyConnection) -> tuple[float, d
     started = time.perf_counter()
     for model in MODELS:  # dependency order
         t = time.perf_counter()
-        materialise_model(lake, model, TABLE_SPECS, MODELS, con)
+        build_model(lake, model, TABLE_SPECS, MODELS, con)
         each[model.name] = time.perf_counter() - t
     return time.perf_counter() - started, each
 
@@ -87,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     print("| step | seconds |")
     print("|---|---|")
     print(f"| DuckDB scan of every column of every table (best of 2) | {scan:.2f} |")
-    print(f"| rebuild of {len(each)} models | {rebuild_s:.2f} |")
+    marts = sum(1 for m in MODELS if m.materialised)
+    print(f"| rebuild of {len(each)} models ({marts} marts materialised) | {rebuild_s:.2f} |")
     for name, seconds in sorted(each.items(), key=lambda kv: -kv[1])[:5]:
         print(f"| - {name} | {seconds:.2f} |")
+    staging = [m.name for m in MODELS if not m.materialised]
+    print(f"| - the {len(staging)} staging views, bound (no scan) | {sum(each[n] for n in staging):.2f} |")
     ratio = rebuild_s / scan if scan else float("nan")
     verdict = "meets" if ratio < TARGET_RATIO else "misses"
     print(f"\nrebuild / scan = {ratio:.2f} ({verdict} the target of < {TARGET_RATIO:g})")

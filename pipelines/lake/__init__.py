@@ -6,7 +6,14 @@ It knows nothing of Soracom or Dagster. See docs/lake.md for the layout and guar
 from pipelines.lake.catalog import build_catalog
 from pipelines.lake.errors import LakeError, ModelError, PartitionError, SchemaError
 from pipelines.lake.lake import Lake, WriteResult
-from pipelines.lake.models import SqlModel, discover_models, materialise_model
+from pipelines.lake.models import (
+    SqlModel,
+    ViewResult,
+    build_model,
+    create_views,
+    discover_models,
+    materialise_model,
+)
 from pipelines.lake.spec import TableSpec
 from pipelines.lake.storage import LocalStorage, Storage
 
@@ -20,8 +27,11 @@ __all__ = [
     "SqlModel",
     "Storage",
     "TableSpec",
+    "ViewResult",
     "WriteResult",
     "build_catalog",
+    "build_model",
+    "create_views",
     "discover_models",
     "materialise_model",
 ]

@@ -32,8 +32,9 @@ def build_catalog(
     specs: Iterable[TableSpec],
     models: Iterable[SqlModel] = (),
 ) -> Path:
-    """Write a fresh catalog: a view per table, a view per materialised model, and a `_catalog` table
-    describing them; swap it onto `catalog_path`. Unmaterialised models are skipped (logged)."""
+    """Write a fresh catalog: a view per table, per staging model (its SQL) and per materialised mart,
+    and a `_catalog` table describing them; swap it onto `catalog_path`. Marts not materialised yet
+    and staging models that do not bind are skipped (logged). `models` in discovery order."""
     specs = list(specs)
     models = list(models)
     names = [s.name for s in specs] + [m.name for m in models]
@@ -65,16 +66,15 @@ def build_catalog(
                     ],
                 )
             for model in models:
-                if not lake.has_model(model.name):
-                    log.warning("catalog: model %s is not materialised yet; no view for it", model.name)
+                if not _create_model_view(con, lake, model):
                     continue
-                _create_view(con, model.name, model_view_sql(lake, model.name), model.description)
                 con.execute(
-                    f"INSERT INTO {CATALOG_TABLE} VALUES (?, ?, ?, [], [], ?, ?, ?)",
+                    f"INSERT INTO {CATALOG_TABLE} VALUES (?, ?, ?, [], ?, ?, ?, ?)",
                     [
                         model.name,
                         f"model:{model.layer}",
                         model.description,
+                        list(model.grain),
                         list(model.depends_on),
                         str(model.path),
                         built_at,
@@ -90,6 +90,23 @@ def build_catalog(
             log.warning("catalog: removing %s left by a read-write session on the old catalog", stale_wal)
             stale_wal.unlink(missing_ok=True)
     return target
+
+
+def _create_model_view(con: duckdb.DuckDBPyConnection, lake: Lake, model: SqlModel) -> bool:
+    """A mart's view reads its file (skipped until materialised); a staging model's view is its SQL
+    over the views above it (skipped, logged, if it does not bind: the tables still get published)."""
+    if model.materialised:
+        if not lake.has_model(model.name):
+            log.warning("catalog: mart %s is not materialised yet; no view for it", model.name)
+            return False
+        _create_view(con, model.name, model_view_sql(lake, model.name), model.description)
+        return True
+    try:
+        _create_view(con, model.name, model.select_sql, model.description)
+    except duckdb.Error as error:
+        log.warning("catalog: staging model %s (%s) does not bind: %s", model.name, model.path, error)
+        return False
+    return True
 
 
 def _create_view(con: duckdb.DuckDBPyConnection, name: str, body: str, description: str) -> None:

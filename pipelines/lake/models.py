@@ -2,14 +2,21 @@
 
 A model's name is its file name; its description is its first line (`-- what it holds`). Every
 table it references must be a lake table or another model; staging models may not read marts.
-Models are materialised to `<lake>/_models/<name>/part-0.parquet`.
+
+Staging models are views, never files: a mart build inlines the staging models it reads (directly
+or through other staging models) as CTEs of its query (`mart_query`), so DuckDB plans the whole
+chain as one query and pushes filters and projections down to the Parquet scans; the catalog
+publishes them as views. Marts are materialised to `<lake>/_models/<name>/part-0.parquet`, sorted
+by their declared grain.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +33,9 @@ from pipelines.lake.spec import TableSpec
 from pipelines.lake.views import model_view_sql, quote_identifier, quote_literal, table_view_sql
 
 LAYERS = ("staging", "marts")
+MATERIALISED_LAYERS = ("marts",)
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ANNOTATION = re.compile(r"^--\s*(grain|not null):\s*(.+?)\s*$", re.IGNORECASE)
 DIALECT = "duckdb"
 
 
@@ -40,6 +49,7 @@ class SqlModel:
     sql: str
     description: str
     depends_on: tuple[str, ...]
+    references: tuple[tuple[str, int], ...] = ()  # (name, times the SQL reads it), sorted
 
     @property
     def select_sql(self) -> str:
@@ -47,6 +57,27 @@ class SqlModel:
         semicolons = [t for t in Dialect.get_or_raise(DIALECT).tokenize(self.sql) if t.text == ";"]
         text = self.sql[: semicolons[0].start] if semicolons else self.sql
         return text.strip()
+
+    @property
+    def materialised(self) -> bool:
+        """Marts are written to Parquet; staging models stay views (inlined where they are read)."""
+        return self.layer in MATERIALISED_LAYERS
+
+    @property
+    def annotations(self) -> dict[str, tuple[str, ...]]:
+        """`{"grain": (...), "not null": (...)}` from the `-- grain:` / `-- not null:` comment lines."""
+        found: dict[str, tuple[str, ...]] = {}
+        for line in self.sql.splitlines():
+            match = _ANNOTATION.match(line.strip())
+            if match:
+                columns = (c.strip() for c in match.group(2).split(","))
+                found[match.group(1).lower()] = tuple(c for c in columns if c)
+        return found
+
+    @property
+    def grain(self) -> tuple[str, ...]:
+        """The columns that identify a row (unique, NULLs equal); a mart's rows are sorted by them."""
+        return self.annotations.get("grain", ())
 
 
 def _description(path: Path, sql: str) -> str:
@@ -58,7 +89,7 @@ def _description(path: Path, sql: str) -> str:
     return first[2:].strip()
 
 
-def _referenced_tables(path: Path, sql: str) -> set[str]:
+def _referenced_tables(path: Path, sql: str) -> Counter[str]:
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except SqlglotError as error:
@@ -69,7 +100,7 @@ def _referenced_tables(path: Path, sql: str) -> set[str]:
         raise ModelError(f"{path}: a model file holds exactly one SELECT statement, found {kinds}")
     tree = statements[0]
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    names = set()
+    names: Counter[str] = Counter()
     for table in tree.find_all(exp.Table):
         if not table.name:  # table functions: range(), generate_series(), read_parquet()...
             continue
@@ -79,7 +110,7 @@ def _referenced_tables(path: Path, sql: str) -> set[str]:
                 "models without a schema or database prefix"
             )
         if table.db or table.name not in ctes:
-            names.add(table.name)
+            names[table.name] += 1
     return names
 
 
@@ -103,9 +134,9 @@ def discover_models(sql_dir: str | os.PathLike[str], known_tables: Iterable[str]
                 raise ModelError(f"{path}: another layer already has a model named {name!r}")
             sql = path.read_text(encoding="utf-8")
             description = _description(path, sql)
-            found.append(
-                SqlModel(name, layer, path, sql, description, tuple(sorted(_referenced_tables(path, sql))))
-            )
+            references = tuple(sorted(_referenced_tables(path, sql).items()))
+            depends_on = tuple(n for n, _ in references)
+            found.append(SqlModel(name, layer, path, sql, description, depends_on, references))
 
     by_name = {m.name: m for m in found}
     for model in found:
@@ -148,6 +179,86 @@ def _find_cycle(pending: list[SqlModel], by_name: dict[str, SqlModel]) -> str:
         path.append(following)
 
 
+@dataclass(frozen=True)
+class ViewResult:
+    """A staging model checked over the lake: it binds, with these columns. No file is written."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
+def create_views(
+    connection: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    names: Iterable[str],
+    specs: Iterable[TableSpec],
+    models: Iterable[SqlModel],
+) -> None:
+    """TEMP views for `names` and everything they read through staging models: tables over their
+    Parquet, staging models as their own SQL, marts over their materialised files (which must exist).
+
+    Creating a view binds it, so a staging model that does not bind fails here naming its file.
+    Checks query models through these views; a mart build reads tables and marts through them.
+    The views shadow same-named objects on the connection.
+    """
+    specs_by_name = {s.name: s for s in specs}
+    ordered = list(models)
+    models_by_name = {m.name: m for m in ordered}
+    needed = _closure(names, specs_by_name, models_by_name)
+    for name in (n for n in specs_by_name if n in needed):
+        body = table_view_sql(lake, specs_by_name[name], connection)
+        connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS {body}")
+    for model in (m for m in ordered if m.name in needed):
+        if model.materialised:
+            if not lake.has_model(model.name):
+                raise ModelError(
+                    f"mart {model.name!r} ({model.path}) is not materialised yet; materialise marts "
+                    "in the order discover_models returns"
+                )
+            body = model_view_sql(lake, model.name)
+        else:
+            body = model.select_sql
+        try:
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(model.name)} AS {body}")
+        except duckdb.Error as error:
+            raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
+
+
+def _closure(names: Iterable[str], specs: dict[str, TableSpec], models: dict[str, SqlModel]) -> set[str]:
+    """`names` plus what their staging models read, transitively (a mart is read from its file)."""
+    needed: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in needed:
+            continue
+        if name not in specs and name not in models:
+            raise ModelError(f"{name!r} is neither a given table nor a given model")
+        needed.add(name)
+        model = models.get(name)
+        if model is not None and not model.materialised:
+            pending.extend(model.depends_on)
+    return needed
+
+
+def build_model(
+    lake: Lake,
+    model: SqlModel,
+    specs: Iterable[TableSpec],
+    models: Iterable[SqlModel],
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> WriteResult | ViewResult:
+    """What the models job does with one model: a mart is materialised (`materialise_model`); a
+    staging model is only checked to bind over the lake as it is now (cheap: nothing is scanned),
+    so a broken staging file fails its own asset, naming the file, before any mart reads it."""
+    if model.materialised:
+        return materialise_model(lake, model, specs, models, con)
+    with _connection(con) as connection:
+        create_views(connection, lake, [model.name], specs, models)
+        relation = connection.table(model.name)
+        return ViewResult(model.name, tuple(relation.columns))
+
+
 def materialise_model(
     lake: Lake,
     model: SqlModel,
@@ -155,44 +266,79 @@ def materialise_model(
     models: Iterable[SqlModel],
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> WriteResult:
-    """Run `model` in DuckDB over its upstream tables and materialised models; write its rows, sorted,
-    to `<lake>/_models/<name>/part-0.parquet` atomically. Upstream models must be materialised first.
+    """Run the mart `model` in DuckDB over its upstreams and write its rows, sorted by its grain
+    (`ORDER BY ALL` if it declares none), to `<lake>/_models/<name>/part-0.parquet` atomically.
 
-    The connection's TimeZone is set to UTC so date arithmetic on timestamps does not depend on the
-    machine; upstreams become TEMP views (they shadow same-named objects on a connection you pass).
+    Upstream marts must be materialised first; staging models are inlined (`mart_query`). The
+    grain is unique (its asset check), so the sort is total and a re-run writes the same rows in
+    the same order, without sorting on every column. The connection's TimeZone is set to UTC so
+    date arithmetic on timestamps does not depend on the machine.
     """
-    specs_by_name = {s.name: s for s in specs}
-    models_by_name = {m.name: m for m in models}
-    own = con is None
-    connection = duckdb.connect() if own else con
-    try:
-        connection.execute("SET TimeZone = 'UTC'")
-        for dependency in model.depends_on:
-            if dependency in specs_by_name:
-                body = table_view_sql(lake, specs_by_name[dependency], connection)
-            elif dependency in models_by_name:
-                if not lake.has_model(dependency):
-                    raise ModelError(
-                        f"model {model.name!r} reads model {dependency!r}, which is not materialised yet; "
-                        "materialise models in the order discover_models returns"
-                    )
-                body = model_view_sql(lake, dependency)
-            else:
-                raise ModelError(
-                    f"{model.path}: references {dependency!r}, which is neither a given table nor model"
-                )
-            connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(dependency)} AS {body}")
+    if not model.materialised:
+        raise ModelError(
+            f"{model.path}: {model.name!r} is a {model.layer} model, published as a view and inlined "
+            "into the marts that read it; only marts are materialised (use build_model)"
+        )
+    models = list(models)
+    with _connection(con) as connection:
+        # The TEMP views bind every staging model of the chain first, so an error in one names its
+        # file; the query below then inlines the chain as CTEs, which shadow those views.
+        create_views(connection, lake, model.depends_on, specs, models)
         key = lake.model_key(model.name)
         with lake.storage.atomic_write(key) as temp:
-            query = f"SELECT * FROM (\n{model.select_sql}\n) ORDER BY ALL"
+            query = mart_query(model, models)
             try:
                 connection.execute(
                     f"COPY ({query}) TO {quote_literal(temp)} (FORMAT parquet, COMPRESSION zstd)"
                 )
             except duckdb.Error as error:
                 raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
-        rows = pq.ParquetFile(lake.storage.uri(key)).metadata.num_rows
-        return WriteResult(path=lake.storage.uri(key), rows=rows, bytes=lake.storage.size(key))
+    rows = pq.ParquetFile(lake.storage.uri(key)).metadata.num_rows
+    return WriteResult(path=lake.storage.uri(key), rows=rows, bytes=lake.storage.size(key))
+
+
+def mart_query(model: SqlModel, models: Iterable[SqlModel]) -> str:
+    """The mart's SELECT with the staging models it reads (directly or through other staging
+    models) inlined as CTEs, sorted by its grain (`ORDER BY ALL` if it declares none).
+
+    DuckDB then plans the mart and its staging chain as one query. A staging model named more than
+    once in that query's text is `MATERIALIZED`: computed once (its de-duplication, say) instead
+    of per reference; one named once stays inlined, so filters and projections reach the Parquet
+    scan. Either way the rows are the same; only the plan differs.
+    """
+    chain = _staging_chain(model, list(models))
+    reads: Counter[str] = Counter()
+    for reader in (model, *chain):
+        reads.update(dict(reader.references))
+    ctes = ",\n".join(
+        f"{quote_identifier(m.name)} AS {'MATERIALIZED ' if reads[m.name] > 1 else ''}(\n{m.select_sql}\n)"
+        for m in chain
+    )
+    order = ", ".join(quote_identifier(c) for c in model.grain) or "ALL"
+    body = f"SELECT * FROM (\n{model.select_sql}\n) ORDER BY {order}"
+    return f"WITH {ctes}\n{body}" if ctes else body
+
+
+def _staging_chain(model: SqlModel, models: list[SqlModel]) -> list[SqlModel]:
+    """The staging models `model` reads, directly or through other staging models, in `models` order."""
+    by_name = {m.name: m for m in models}
+    needed: set[str] = set()
+    pending = list(model.depends_on)
+    while pending:
+        upstream = by_name.get(pending.pop())
+        if upstream is not None and not upstream.materialised and upstream.name not in needed:
+            needed.add(upstream.name)
+            pending.extend(upstream.depends_on)
+    return [m for m in models if m.name in needed]
+
+
+@contextmanager
+def _connection(con: duckdb.DuckDBPyConnection | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The caller's connection, or a new one closed afterwards; either way with TimeZone UTC."""
+    connection = duckdb.connect() if con is None else con
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        yield connection
     finally:
-        if own:
+        if con is None:
             connection.close()

@@ -15,6 +15,16 @@ WITH bounds AS (
     CROSS JOIN report_params AS p
     GROUP BY t.coverage
 ),
+window_lines AS (
+    -- The billing lines that count, as join keys: (date, NULL) for each day of the window and
+    -- (NULL, month) for each month it touches (undated lines), so billing lines are matched by
+    -- hash on equal keys instead of testing a range-or-month condition on every line.
+    SELECT coverage, CAST(day AS DATE) AS date, CAST(NULL AS VARCHAR) AS month
+    FROM (SELECT coverage, unnest(generate_series(window_start, window_end, INTERVAL 1 DAY)) AS day FROM bounds)
+    UNION ALL
+    SELECT DISTINCT coverage, CAST(NULL AS DATE), strftime(day, '%Y-%m')
+    FROM (SELECT coverage, unnest(generate_series(window_start, window_end, INTERVAL 1 DAY)) AS day FROM bounds)
+),
 loaded AS (
     SELECT b.coverage, count(DISTINCT t.date) AS traffic_days_loaded
     FROM bounds AS b
@@ -30,15 +40,10 @@ charges AS (
         coalesce(sum(i.amount) FILTER (WHERE i.cost_category = 'basic_fee'), 0) AS basic_fee_in_window,
         list(DISTINCT i.month ORDER BY i.month) AS months_charged
     FROM stg_billing_items AS i
-    JOIN bounds AS b ON b.coverage = i.coverage
+    JOIN window_lines AS w
+        ON w.coverage = i.coverage AND w.date IS NOT DISTINCT FROM i.date
+        AND w.month IS NOT DISTINCT FROM (CASE WHEN i.date IS NULL THEN i.month END)
     WHERE i.sim_id IS NOT NULL
-        AND (
-            i.date BETWEEN b.window_start AND b.window_end
-            OR (
-                i.date IS NULL
-                AND i.month BETWEEN strftime(b.window_start, '%Y-%m') AND strftime(b.window_end, '%Y-%m')
-            )
-        )
     GROUP BY i.coverage, i.sim_id
     HAVING sum(i.amount) > 0
 ),

@@ -5,23 +5,37 @@
 -- has none, the source's columns are NULL (not loaded), not 0. IMSIs that no SIM snapshot knows
 -- are kept under sim_id NULL with their IMSI in unmapped_imsi. Online minutes and cells come from
 -- stg_session_segments (sessions clipped to the day, robust to late Deleted stamps).
-WITH traffic_class AS (
+-- Built to scan each source once and join on plain keys: traffic is summed per SIM-day in one
+-- pass (the per-speed-class map is aggregated only for the few SIM-days with several classes), and
+-- the session and Harvest figures, whose rows always have a SIM, are full-joined to it.
+WITH traffic AS (
     SELECT
-        coverage, date, sim_id, CASE WHEN sim_id IS NULL THEN imsi END AS unmapped_imsi, speed_class,
-        CAST(sum(upload_bytes) AS BIGINT) AS upload_bytes,
-        CAST(sum(download_bytes) AS BIGINT) AS download_bytes,
-        CAST(sum(upload_packets) AS BIGINT) AS upload_packets,
-        CAST(sum(download_packets) AS BIGINT) AS download_packets
-    FROM stg_air_traffic_daily
-    GROUP BY ALL
-),
-traffic AS (
-    SELECT
-        coverage, date, sim_id, unmapped_imsi,
+        coverage, date, sim_id, CASE WHEN sim_id IS NULL THEN imsi END AS unmapped_imsi,
         CAST(sum(upload_bytes) AS BIGINT) AS upload_bytes,
         CAST(sum(download_bytes) AS BIGINT) AS download_bytes,
         CAST(sum(upload_packets) AS BIGINT) AS upload_packets,
         CAST(sum(download_packets) AS BIGINT) AS download_packets,
+        min(speed_class) AS first_class,
+        max(speed_class) AS last_class
+    FROM stg_air_traffic_daily
+    GROUP BY ALL
+),
+class_sums AS (
+    SELECT
+        a.coverage, a.date, a.sim_id, CASE WHEN a.sim_id IS NULL THEN a.imsi END AS unmapped_imsi, a.speed_class,
+        CAST(sum(a.upload_bytes) AS BIGINT) AS upload_bytes,
+        CAST(sum(a.download_bytes) AS BIGINT) AS download_bytes,
+        CAST(sum(a.upload_packets) AS BIGINT) AS upload_packets,
+        CAST(sum(a.download_packets) AS BIGINT) AS download_packets
+    FROM stg_air_traffic_daily AS a
+    SEMI JOIN (SELECT * FROM traffic WHERE first_class <> last_class) AS t
+        ON t.coverage = a.coverage AND t.date = a.date AND t.sim_id IS NOT DISTINCT FROM a.sim_id
+        AND t.unmapped_imsi IS NOT DISTINCT FROM (CASE WHEN a.sim_id IS NULL THEN a.imsi END)
+    GROUP BY ALL
+),
+several_classes AS (
+    SELECT
+        coverage, date, sim_id, unmapped_imsi,
         map_from_entries(list(
             (speed_class, {
                 'upload_bytes': upload_bytes, 'download_bytes': download_bytes,
@@ -29,7 +43,7 @@ traffic AS (
             })
             ORDER BY speed_class
         )) AS traffic_by_speed_class
-    FROM traffic_class
+    FROM class_sums
     GROUP BY ALL
 ),
 segment_days AS (
@@ -42,9 +56,12 @@ segment_days AS (
         FROM stg_session_segments
     )
 ),
+session_days AS (SELECT DISTINCT coverage, date FROM stg_session_events),
 online AS (
+    -- only on loaded session days: elsewhere the session columns are NULL (not loaded)
     SELECT coverage, sim_id, date, CAST(sum(online_ms) AS BIGINT) AS online_ms, count(DISTINCT cell_id) AS distinct_cells
     FROM segment_days
+    SEMI JOIN session_days USING (coverage, date)
     GROUP BY ALL
 ),
 started AS (
@@ -58,17 +75,38 @@ harvest AS (
     WHERE sim_id IS NOT NULL
     GROUP BY ALL
 ),
+sessions AS (
+    SELECT
+        coalesce(o.coverage, st.coverage) AS coverage,
+        coalesce(o.date, st.date) AS date,
+        coalesce(o.sim_id, st.sim_id) AS sim_id,
+        o.online_ms, o.distinct_cells, st.sessions_started
+    FROM online AS o
+    FULL JOIN started AS st ON st.coverage = o.coverage AND st.date = o.date AND st.sim_id = o.sim_id
+),
+activity AS (
+    SELECT
+        coalesce(s.coverage, h.coverage) AS coverage,
+        coalesce(s.date, h.date) AS date,
+        coalesce(s.sim_id, h.sim_id) AS sim_id,
+        s.online_ms, s.distinct_cells, s.sessions_started, h.harvest_entries, h.harvest_bytes
+    FROM sessions AS s
+    FULL JOIN harvest AS h ON h.coverage = s.coverage AND h.date = s.date AND h.sim_id = s.sim_id
+),
 traffic_days AS (SELECT DISTINCT coverage, date FROM stg_air_traffic_daily),
-session_days AS (SELECT DISTINCT coverage, date FROM stg_session_events),
 harvest_days AS (SELECT DISTINCT coverage, date FROM stg_harvest_entries),
-keys AS (
-    SELECT coverage, date, sim_id, unmapped_imsi FROM traffic
-    UNION
-    SELECT o.coverage, o.date, o.sim_id, NULL FROM online AS o JOIN session_days USING (coverage, date)
-    UNION
-    SELECT coverage, date, sim_id, NULL FROM started
-    UNION
-    SELECT coverage, date, sim_id, NULL FROM harvest
+joined AS (
+    -- activity rows always have a SIM, so they can only meet traffic that is mapped to one
+    SELECT
+        coalesce(t.coverage, a.coverage) AS coverage,
+        coalesce(t.date, a.date) AS date,
+        coalesce(t.sim_id, a.sim_id) AS sim_id,
+        t.unmapped_imsi,
+        t.upload_bytes, t.download_bytes, t.upload_packets, t.download_packets,
+        t.first_class, t.last_class,
+        a.online_ms, a.distinct_cells, a.sessions_started, a.harvest_entries, a.harvest_bytes
+    FROM traffic AS t
+    FULL JOIN activity AS a ON a.coverage = t.coverage AND a.date = t.date AND a.sim_id = t.sim_id
 )
 SELECT
     k.coverage,
@@ -80,25 +118,30 @@ SELECT
     s.group_name,
     s.speed_class,
     s.status,
-    CASE WHEN td.date IS NOT NULL THEN coalesce(t.upload_bytes, 0) END AS upload_bytes,
-    CASE WHEN td.date IS NOT NULL THEN coalesce(t.download_bytes, 0) END AS download_bytes,
-    CASE WHEN td.date IS NOT NULL THEN coalesce(t.upload_bytes + t.download_bytes, 0) END AS total_bytes,
-    CASE WHEN td.date IS NOT NULL THEN coalesce(t.upload_packets, 0) END AS upload_packets,
-    CASE WHEN td.date IS NOT NULL THEN coalesce(t.download_packets, 0) END AS download_packets,
-    CASE WHEN td.date IS NOT NULL THEN coalesce(t.upload_packets + t.download_packets, 0) END AS total_packets,
-    t.traffic_by_speed_class,
-    CASE WHEN sd.date IS NOT NULL THEN coalesce(st.sessions_started, 0) END AS sessions_started,
-    CASE WHEN sd.date IS NOT NULL THEN coalesce(o.online_ms, 0) / 60000.0 END AS online_minutes,
-    CASE WHEN sd.date IS NOT NULL THEN coalesce(o.distinct_cells, 0) END AS distinct_cells,
-    CASE WHEN hd.date IS NOT NULL THEN coalesce(h.harvest_entries, 0) END AS harvest_entries,
-    CASE WHEN hd.date IS NOT NULL THEN coalesce(h.harvest_bytes, 0) END AS harvest_bytes
-FROM keys AS k
-LEFT JOIN traffic AS t
-    ON t.coverage = k.coverage AND t.date = k.date AND t.sim_id IS NOT DISTINCT FROM k.sim_id
-    AND t.unmapped_imsi IS NOT DISTINCT FROM k.unmapped_imsi
-LEFT JOIN online AS o ON o.coverage = k.coverage AND o.date = k.date AND o.sim_id = k.sim_id
-LEFT JOIN started AS st ON st.coverage = k.coverage AND st.date = k.date AND st.sim_id = k.sim_id
-LEFT JOIN harvest AS h ON h.coverage = k.coverage AND h.date = k.date AND h.sim_id = k.sim_id
+    CASE WHEN td.date IS NOT NULL THEN coalesce(k.upload_bytes, 0) END AS upload_bytes,
+    CASE WHEN td.date IS NOT NULL THEN coalesce(k.download_bytes, 0) END AS download_bytes,
+    CASE WHEN td.date IS NOT NULL THEN coalesce(k.upload_bytes + k.download_bytes, 0) END AS total_bytes,
+    CASE WHEN td.date IS NOT NULL THEN coalesce(k.upload_packets, 0) END AS upload_packets,
+    CASE WHEN td.date IS NOT NULL THEN coalesce(k.download_packets, 0) END AS download_packets,
+    CASE WHEN td.date IS NOT NULL THEN coalesce(k.upload_packets + k.download_packets, 0) END AS total_packets,
+    CASE
+        WHEN k.first_class = k.last_class THEN MAP {
+            k.first_class: {
+                'upload_bytes': k.upload_bytes, 'download_bytes': k.download_bytes,
+                'upload_packets': k.upload_packets, 'download_packets': k.download_packets
+            }
+        }
+        ELSE c.traffic_by_speed_class
+    END AS traffic_by_speed_class,
+    CASE WHEN sd.date IS NOT NULL THEN coalesce(k.sessions_started, 0) END AS sessions_started,
+    CASE WHEN sd.date IS NOT NULL THEN coalesce(k.online_ms, 0) / 60000.0 END AS online_minutes,
+    CASE WHEN sd.date IS NOT NULL THEN coalesce(k.distinct_cells, 0) END AS distinct_cells,
+    CASE WHEN hd.date IS NOT NULL THEN coalesce(k.harvest_entries, 0) END AS harvest_entries,
+    CASE WHEN hd.date IS NOT NULL THEN coalesce(k.harvest_bytes, 0) END AS harvest_bytes
+FROM joined AS k
+LEFT JOIN several_classes AS c
+    ON k.first_class <> k.last_class AND c.coverage = k.coverage AND c.date = k.date
+    AND c.sim_id IS NOT DISTINCT FROM k.sim_id AND c.unmapped_imsi IS NOT DISTINCT FROM k.unmapped_imsi
 LEFT JOIN stg_sims AS s ON s.coverage = k.coverage AND s.sim_id = k.sim_id
 LEFT JOIN traffic_days AS td ON td.coverage = k.coverage AND td.date = k.date
 LEFT JOIN session_days AS sd ON sd.coverage = k.coverage AND sd.date = k.date

@@ -9,38 +9,44 @@
 --     median of the SIM's daily total bytes over those loaded days, but at least
 --     anomaly_baseline_min_bytes (default 3 MB, so small SIMs' noise is not an anomaly).
 -- The SIMs considered are those with traffic on some loaded day of the coverage.
+-- Daily bytes come from sim_daily_usage (total_bytes is non-NULL exactly on loaded traffic days),
+-- so the traffic is summed once for both marts. Only days above anomaly_factor x
+-- anomaly_baseline_min_bytes can pass (the baseline is at least that floor), so only those
+-- candidate days get their trailing window: a few rows per candidate instead of a window median
+-- over every SIM-day.
 WITH days AS (
-    SELECT DISTINCT coverage, date FROM stg_air_traffic_daily
-),
-sims AS (
-    SELECT DISTINCT coverage, sim_id FROM stg_air_traffic_daily WHERE sim_id IS NOT NULL
+    SELECT DISTINCT coverage, date FROM sim_daily_usage WHERE total_bytes IS NOT NULL
 ),
 daily AS (
-    SELECT coverage, sim_id, date, CAST(sum(total_bytes) AS BIGINT) AS total_bytes
-    FROM stg_air_traffic_daily
-    WHERE sim_id IS NOT NULL
-    GROUP BY ALL
+    SELECT coverage, sim_id, date, total_bytes
+    FROM sim_daily_usage
+    WHERE sim_id IS NOT NULL AND total_bytes IS NOT NULL
 ),
-grid AS (
-    SELECT d.coverage, s.sim_id, d.date, coalesce(t.total_bytes, 0) AS total_bytes
-    FROM days AS d
-    JOIN sims AS s USING (coverage)
-    LEFT JOIN daily AS t USING (coverage, sim_id, date)
+candidates AS (
+    SELECT d.coverage, d.sim_id, d.date, d.total_bytes
+    FROM daily AS d
+    CROSS JOIN report_params AS p
+    WHERE d.total_bytes > 0
+        AND (p.anomaly_factor < 0 OR d.total_bytes > p.anomaly_factor * p.anomaly_baseline_min_bytes)
+),
+offsets AS (
+    -- 1 .. trailing days back from D (no rows when the window is empty)
+    SELECT CAST(unnest(range(1, anomaly_trailing_days + 1)) AS INTEGER) AS back
+    FROM report_params
 ),
 judged AS (
-    -- The trailing window as a window frame over the SIM's dense grid (one row per loaded day):
-    -- the loaded days in [D - trailing days, D), without joining the grid to itself.
+    -- The trailing window: the loaded days in [D - trailing days, D - 1 day], joined by equality
+    -- on each day back (a range join would compare every candidate with every loaded day); a
+    -- loaded day without the SIM's traffic counts as 0 bytes.
     SELECT
-        g.coverage, g.sim_id, g.date, g.total_bytes,
-        median(g.total_bytes) OVER recent AS trailing_median,
-        count(*) OVER recent AS history_days
-    FROM grid AS g
-    CROSS JOIN report_params AS p
-    WINDOW recent AS (
-        PARTITION BY g.coverage, g.sim_id ORDER BY g.date
-        RANGE BETWEEN to_days(p.anomaly_trailing_days) PRECEDING AND INTERVAL 1 DAY PRECEDING
-    )
-    QUALIFY g.total_bytes > 0
+        c.coverage, c.sim_id, c.date, c.total_bytes,
+        median(coalesce(t.total_bytes, 0)) FILTER (WHERE h.date IS NOT NULL) AS trailing_median,
+        count(h.date) AS history_days
+    FROM candidates AS c
+    LEFT JOIN offsets AS o ON true
+    LEFT JOIN days AS h ON h.coverage = c.coverage AND h.date = c.date - o.back
+    LEFT JOIN daily AS t ON t.coverage = c.coverage AND t.sim_id = c.sim_id AND t.date = h.date
+    GROUP BY c.coverage, c.sim_id, c.date, c.total_bytes
 )
 SELECT
     j.coverage,

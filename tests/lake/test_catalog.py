@@ -13,7 +13,15 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from pipelines.lake import Lake, LakeError, TableSpec, build_catalog, discover_models, materialise_model
+from pipelines.lake import (
+    Lake,
+    LakeError,
+    TableSpec,
+    build_catalog,
+    build_model,
+    discover_models,
+    materialise_model,
+)
 from tests.lake.conftest import DEVICES, FIXTURES, USAGE, usage_frame
 
 DAY = dt.date(2024, 3, 1)
@@ -71,21 +79,40 @@ def test_view_tolerates_columns_added_to_the_spec_later(lake, tmp_path):
     assert lake.read(new).to_dicts() == [{"k": "a", "v": 1, "added": None}]
 
 
-def test_models_get_views_once_materialised(lake, tmp_path):
+def test_staging_models_are_views_of_their_sql_and_marts_appear_once_materialised(lake, tmp_path):
     lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY))
     models = discover_models(FIXTURES / "models", ["usage", "devices"])
     catalog = tmp_path / "catalog.duckdb"
     build_catalog(lake, catalog, [USAGE, DEVICES], models)
     con = duckdb.connect(str(catalog), read_only=True)
-    assert "stg_usage" not in {r[0] for r in con.sql("SHOW TABLES").fetchall()}
+    views = {
+        r[0]: r[1] for r in con.sql("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    }
+    assert {"stg_usage", "stg_devices"} <= set(views) and "daily_totals" not in views
+    assert "date_trunc('hour', ts)" in views["stg_usage"] and "_models" not in views["stg_usage"]
+    assert con.sql("SELECT count(*) FROM stg_usage").fetchall() == [(6,)]  # reads the lake live
     con.close()
     for model in models:
-        materialise_model(lake, model, [USAGE, DEVICES], models)
+        build_model(lake, model, [USAGE, DEVICES], models)
+    assert not lake.has_model("stg_usage")  # a view, never a file
     build_catalog(lake, catalog, [USAGE, DEVICES], models)
     con = duckdb.connect(str(catalog), read_only=True)
     assert con.sql("SELECT count(*) FROM stg_usage").fetchall() == [(6,)]
     kinds = dict(con.sql("SELECT name, kind FROM _catalog").fetchall())
     assert kinds["stg_usage"] == "model:staging" and kinds["daily_totals"] == "model:marts"
+    con.close()
+
+
+def test_a_staging_model_that_does_not_bind_is_skipped_not_fatal(lake, tmp_path, caplog):
+    sql = tmp_path / "sql"
+    (sql / "staging").mkdir(parents=True)
+    (sql / "staging" / "stg_bad.sql").write_text("-- bad\nSELECT no_such_column FROM usage\n")
+    (sql / "staging" / "stg_good.sql").write_text("-- good\nSELECT device_id FROM usage\n")
+    models = discover_models(sql, ["usage", "devices"])
+    con = duckdb.connect(str(build_catalog(lake, tmp_path / "c.duckdb", [USAGE, DEVICES], models)))
+    names = {r[0] for r in con.sql("SELECT name FROM _catalog").fetchall()}
+    assert "stg_good" in names and "usage" in names and "stg_bad" not in names
+    assert "stg_bad.sql" in caplog.text
 
 
 def test_catalog_refuses_name_clashes(lake, tmp_path):
@@ -114,7 +141,7 @@ def test_catalog_and_model_files_are_0644_under_any_umask(tmp_path):
         lake = Lake(tmp_path / "lake")
         lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY))
         models = discover_models(FIXTURES / "models", ["usage", "devices"])
-        result = materialise_model(lake, models[1], [USAGE, DEVICES], models)
+        result = materialise_model(lake, models[2], [USAGE, DEVICES], models)  # device_daily
         catalog = build_catalog(lake, tmp_path / "new" / "catalog.duckdb", [USAGE, DEVICES], models)
     finally:
         os.umask(previous)

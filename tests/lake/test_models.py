@@ -7,7 +7,16 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lake import ModelError, discover_models, materialise_model
+from pipelines.lake import (
+    ModelError,
+    ViewResult,
+    WriteResult,
+    build_model,
+    create_views,
+    discover_models,
+    materialise_model,
+)
+from pipelines.lake.models import mart_query
 from tests.lake.conftest import DEVICES, FIXTURES, USAGE, usage_frame
 
 MODELS = FIXTURES / "models"
@@ -108,12 +117,17 @@ def test_table_functions_and_main_prefix_are_fine(tmp_path):
     assert model.select_sql.endswith("main.usage AS u")
 
 
-def test_materialise_writes_parquet_in_dependency_order_and_is_deterministic(lake):
+def test_build_materialises_marts_only_in_dependency_order_and_is_byte_stable(lake):
     load(lake)
     specs = [USAGE, DEVICES]
     models = discover_models(MODELS, TABLES)
-    results = {m.name: materialise_model(lake, m, specs, models) for m in models}
+    results = {m.name: build_model(lake, m, specs, models) for m in models}
+    assert results["stg_usage"] == ViewResult(
+        "stg_usage", ("device_id", "date", "coverage", "hour", "bytes_up", "amount")
+    )
+    assert not lake.has_model("stg_usage") and not lake.has_model("stg_devices")  # views, never files
     daily = results["device_daily"]
+    assert isinstance(daily, WriteResult)
     assert daily.path == str(Path(lake.root) / "_models" / "device_daily" / "part-0.parquet")
     assert daily.rows == 4  # devices 0000 and 0001 (named) x 2 days
     first = pq.read_table(daily.path)
@@ -125,30 +139,111 @@ def test_materialise_writes_parquet_in_dependency_order_and_is_deterministic(lak
         "amount": Decimal("0.0000000001") + Decimal("1.0000000000") + Decimal("1.0000000001"),
         "devices": 2,
     }
+    data = Path(daily.path).read_bytes()
     again = materialise_model(lake, models[2], specs, models, con=duckdb.connect())
     assert again.rows == daily.rows
-    assert pq.read_table(again.path).equals(first)
+    assert Path(again.path).read_bytes() == data
 
 
-def test_materialise_needs_upstream_models_first(lake):
+def test_a_mart_inlines_its_staging_chain_and_reads_no_staging_file(lake, tmp_path):
+    load(lake)
+    write_sql(tmp_path, "staging", "stg_a", "-- a\nSELECT device_id, bytes_up FROM usage WHERE bytes_up > 0")
+    write_sql(tmp_path, "staging", "stg_b", "-- b\nSELECT device_id, bytes_up * 2 AS doubled FROM stg_a")
+    write_sql(
+        tmp_path,
+        "marts",
+        "m",
+        "-- m\n-- grain: device_id\nSELECT device_id, sum(doubled) AS d FROM stg_b GROUP BY ALL",
+    )
+    models = discover_models(tmp_path, TABLES)
+    con = duckdb.connect()
+    create_views(con, lake, ["stg_b"], [USAGE, DEVICES], models)
+    plan = "\n".join(r[1] for r in con.execute("EXPLAIN SELECT * FROM stg_b").fetchall())
+    assert "READ_PARQUET" in plan and "_models" not in plan
+    result = build_model(lake, models[-1], [USAGE, DEVICES], models)
+    usage = lake.read(USAGE).filter(pl.col("bytes_up") > 0)
+    want = usage.group_by("device_id").agg((pl.col("bytes_up") * 2).sum().alias("d")).sort("device_id")
+    got = pl.read_parquet(result.path)
+    assert got["device_id"].to_list() == want["device_id"].to_list()  # sorted by the grain
+    assert got["d"].to_list() == want["d"].to_list()
+    assert not any(lake.has_model(n) for n in ("stg_a", "stg_b"))
+
+
+def test_marts_are_sorted_by_their_grain(lake, tmp_path):
+    load(lake)
+    write_sql(
+        tmp_path,
+        "marts",
+        "per_device_day",
+        "-- per device and day\n-- grain: device_id, date\n"
+        "SELECT date, device_id, sum(bytes_up) AS bytes_up FROM usage GROUP BY ALL ORDER BY date DESC",
+    )
+    [model] = discover_models(tmp_path, TABLES)
+    assert model.grain == ("device_id", "date") and model.materialised
+    result = materialise_model(lake, model, [USAGE], [model])
+    keys = [(r["device_id"], r["date"]) for r in pl.read_parquet(result.path).to_dicts()]
+    assert keys == sorted(keys) and len(keys) == 6
+
+
+def test_materialise_needs_upstream_marts_first(lake):
     load(lake)
     models = discover_models(MODELS, TABLES)
     mart = next(m for m in models if m.name == "device_daily")
-    with pytest.raises(ModelError, match="'stg_devices', which is not materialised yet"):
-        materialise_model(lake, mart, [USAGE, DEVICES], models)
+    build_model(lake, mart, [USAGE, DEVICES], models)  # its staging models need no file
+    totals = next(m for m in models if m.name == "daily_totals")
+    (Path(lake.root) / "_models" / "device_daily" / "part-0.parquet").unlink()
+    with pytest.raises(ModelError, match=r"mart 'device_daily' .* is not materialised yet"):
+        materialise_model(lake, totals, [USAGE, DEVICES], models)
+
+
+def test_staging_models_are_never_materialised(lake):
+    models = discover_models(MODELS, TABLES)
+    with pytest.raises(ModelError, match="published as a view"):
+        materialise_model(lake, models[0], [USAGE, DEVICES], models)
 
 
 def test_materialise_over_tables_without_data_gives_empty_typed_output(lake):
     models = discover_models(MODELS, TABLES)
-    result = materialise_model(lake, models[1], [USAGE, DEVICES], models)
+    result = materialise_model(lake, models[2], [USAGE, DEVICES], models)
     assert result.rows == 0
-    assert str(pq.read_schema(result.path).field("amount").type) == "decimal128(20, 10)"
+    assert str(pq.read_schema(result.path).field("amount").type) == "decimal128(38, 10)"
 
 
 def test_sql_errors_surface_as_model_errors_naming_the_file(lake, tmp_path):
-    path = write_sql(tmp_path, "staging", "stg_bad", "-- bad\nSELECT no_such_column FROM usage")
+    path = write_sql(tmp_path, "marts", "m_bad", "-- bad\nSELECT no_such_column FROM usage")
     [model] = discover_models(tmp_path, TABLES)
     with pytest.raises(ModelError, match="no_such_column") as error:
         materialise_model(lake, model, [USAGE], [model])
     assert str(path) in str(error.value)
-    assert not lake.has_model("stg_bad")
+    assert not lake.has_model("m_bad")
+
+
+def test_a_staging_sql_error_names_the_staging_file_in_its_asset_and_in_the_mart(lake, tmp_path):
+    load(lake)
+    bad = write_sql(tmp_path, "staging", "stg_bad", "-- bad\nSELECT no_such_column FROM usage")
+    write_sql(tmp_path, "marts", "m", "-- m\nSELECT count(*) AS n FROM stg_bad")
+    models = discover_models(tmp_path, TABLES)
+    for model in models:
+        with pytest.raises(ModelError, match="no_such_column") as error:
+            build_model(lake, model, [USAGE, DEVICES], models)
+        assert str(bad) in str(error.value)
+    assert not lake.has_model("m")
+
+
+def test_mart_query_inlines_the_staging_chain_and_materialises_what_is_read_twice(tmp_path):
+    write_sql(tmp_path, "staging", "stg_a", "-- a\nSELECT device_id, bytes_up FROM usage")
+    write_sql(tmp_path, "staging", "stg_b", "-- b\nSELECT device_id FROM stg_a")
+    write_sql(tmp_path, "staging", "stg_unused", "-- unused\nSELECT 1 AS one")
+    write_sql(
+        tmp_path,
+        "marts",
+        "m",
+        "-- m\n-- grain: device_id\nSELECT b.device_id, sum(a.bytes_up) AS bytes_up\n"
+        "FROM stg_b AS b JOIN stg_a AS a USING (device_id) GROUP BY ALL",
+    )
+    models = discover_models(tmp_path, TABLES)
+    query = mart_query(models[-1], models)
+    assert '"stg_a" AS MATERIALIZED (' in query  # read by the mart and by stg_b
+    assert '"stg_b" AS (' in query and "stg_unused" not in query
+    assert query.index('"stg_a"') < query.index('"stg_b"')  # dependency order
+    assert query.rstrip().endswith('ORDER BY "device_id"')

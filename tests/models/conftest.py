@@ -1,5 +1,6 @@
-"""One lake filled from a sandbox World (both coverages, a month of traffic), every model
-materialised in discovery order, and a catalog over it, shared by the model tests."""
+"""One lake filled from a sandbox World (both coverages, a month of traffic), every model built
+in discovery order (marts materialised, staging models views), and a catalog over it, shared by
+the model tests."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from assets.models import MODELS
 from assets.tables import TABLE_SPECS
-from pipelines.lake import Lake, build_catalog, materialise_model
+from pipelines.lake import Lake, build_catalog, build_model
 from sandbox.world import World
 from tests.models.world_lake import LoadPlan, fill_lake
 
@@ -29,8 +30,9 @@ class BuiltLake:
 
 
 def materialise_all(lake: Lake) -> None:
+    """What the models_job does: staging views checked, marts materialised, in discovery order."""
     for model in MODELS:
-        materialise_model(lake, model, TABLE_SPECS, MODELS)
+        build_model(lake, model, TABLE_SPECS, MODELS)
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,14 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from assets.models import MODEL_ASSETS, MODELS, SQL_DIR, after_models
 from assets.tables import TABLE_SPECS
 from pipelines.lake import ModelError, discover_models
+from pipelines.resources import LakeResource
 from tests.models.conftest import BuiltLake, materialise_all
 
 TABLES = [s.name for s in TABLE_SPECS]
@@ -89,10 +91,60 @@ def test_catalog_runs_after_every_model() -> None:
     assert len(ordered.op.input_defs) == len(deps)  # real inputs: Dagster orders the steps
 
 
-def test_rerunning_the_models_gives_the_same_rows(built: BuiltLake) -> None:
-    before = {m.name: pq.read_table(built.lake.storage.uri(built.lake.model_key(m.name))) for m in MODELS}
+def test_rerunning_the_models_gives_byte_identical_marts(built: BuiltLake) -> None:
+    marts = [m for m in MODELS if m.materialised]
+    path = {m.name: Path(built.lake.storage.uri(built.lake.model_key(m.name))) for m in marts}
+    before = {name: p.read_bytes() for name, p in path.items()}
     materialise_all(built.lake)
+    for model in marts:
+        assert path[model.name].read_bytes() == before[model.name], model.name
+    assert pq.ParquetFile(path["sim_daily_usage"]).metadata.num_rows > 1000
+
+
+def test_staging_models_are_views_and_marts_are_files(
+    built: BuiltLake, con: duckdb.DuckDBPyConnection
+) -> None:
+    layers = {m.name: m.layer for m in MODELS}
+    assert {m.name for m in MODELS if m.materialised} == {
+        n for n, layer in layers.items() if layer == "marts"
+    }
+    assert not [m.name for m in MODELS if not m.materialised and built.lake.has_model(m.name)]
+    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
     for model in MODELS:
-        after = pq.read_table(built.lake.storage.uri(built.lake.model_key(model.name)))
-        assert after.equals(before[model.name]), model.name
-    assert before["sim_daily_usage"].num_rows > 1000
+        reads_file = built.lake.model_glob(model.name) in views[model.name]
+        assert reads_file == model.materialised, model.name
+    kinds = dict(con.execute("SELECT name, kind FROM _catalog").fetchall())
+    assert kinds["stg_sims"] == "model:staging" and kinds["sim_daily_usage"] == "model:marts"
+    assert con.execute("SELECT count(*) FROM stg_sims").fetchone()[0] == sum(
+        len(built.world.sim_ids(c)) for c in ("jp", "g")
+    )
+
+
+def test_every_mart_declares_a_grain_and_its_file_is_sorted_by_it(built: BuiltLake) -> None:
+    for model in (m for m in MODELS if m.materialised):
+        assert model.grain, f"{model.path} declares no grain"
+        cols = ", ".join(f'"{c}"' for c in model.grain)
+        source = f"read_parquet('{built.lake.storage.uri(built.lake.model_key(model.name))}')"
+        with duckdb.connect() as db:
+            in_file = db.execute(f"SELECT {cols} FROM {source}").fetchall()
+            ordered = db.execute(f"SELECT {cols} FROM {source} ORDER BY {cols}").fetchall()
+        assert in_file == ordered, model.name
+
+
+def test_staging_assets_check_the_view_and_write_no_file(built: BuiltLake, tmp_path: Path) -> None:
+    staging = [a for a, m in zip(MODEL_ASSETS, MODELS, strict=True) if not m.materialised]
+    for asset in staging:
+        assert next(iter(asset.specs)).kinds == {"duckdb"}, asset.key  # no parquet: a view
+    resources = {
+        "lake": LakeResource(root=built.lake.storage.uri(""), catalog_path=str(tmp_path / "c.duckdb"))
+    }
+    result = dg.materialize(staging, resources=resources, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    events = result.get_asset_materialization_events()
+    assert len(events) == len(staging)
+    metadata = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in events  # type: ignore[union-attr]
+    }
+    assert "sim_id" in metadata["stg_sims"]["view_columns"].value
+    assert not [m.name for m in MODELS if not m.materialised and built.lake.has_model(m.name)]
