@@ -87,6 +87,12 @@ def usage_frame(csv: bytes, window: Window, period: str) -> pl.DataFrame:
     """Export CSV -> typed rows inside the window. Columns are read by header name."""
     with typing_answer_of(CALL, WHAT):
         raw = parse_csv(csv)
+    return typed_usage(raw, window, period)
+
+
+def typed_usage(raw: pl.DataFrame, window: Window, period: str) -> pl.DataFrame:
+    """A parsed export (CSV columns as text) -> typed rows inside the window."""
+    with typing_answer_of(CALL, WHAT):
         missing = [c for c in KNOWN if c not in raw.columns]
         if missing and raw.height:
             raise ValueError(f"Air usage export lacks columns {missing}; header: {raw.columns}")

@@ -71,3 +71,15 @@ def test_floor_is_calls_needed_over_the_allowed_rate():
     assert run.floor_s == pytest.approx((100 + 2400) * 60 / 1200)
     run.http_429 = 12  # refused calls were not needed
     assert run.floor_s == pytest.approx((100 + 2400 - 12) * 60 / 1200)
+
+
+def test_throughput_benchmark_runs_and_prints_every_stage(capsys):
+    from bench import throughput
+
+    assert throughput.main(["--sims", "200", "--days", "1"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert "decoded->Parquet rows/s" in lines[0] and "bytes->Parquet rows/s" in lines[0]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in lines[1:]}
+    assert set(rows) == {"session_events", "air_traffic_daily", "air_traffic_5min"}
+    for cells in rows.values():
+        assert int(cells[1].replace(",", "")) > 0  # rows written
