@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Sequence
 
 import polars as pl
@@ -21,6 +22,7 @@ import pyarrow.json as pa_json
 
 from assets.frames import InputShape, records_frame, require_values, typing_answer_of
 
+log = logging.getLogger(__name__)
 _WRAP = "r"  # each page becomes one NDJSON line {"r": [...]}, so pages parse in parallel
 _MIN_BLOCK = 1 << 20
 _NEWLINES = bytes.maketrans(b"\r\n", b"  ")
@@ -84,10 +86,13 @@ def pages_frame(
     """Pages (JSON arrays of records) -> the frame `records_frame` would make of their records:
     the columns of `shape` plus `_extra`, in page order."""
     lines = [line for line in map(_line, pages) if line is not None]
-    items = _arrow_items(lines, shape) if lines else None
+    if not lines:
+        return records_frame([], shape, call=call, required=required)
+    items = _arrow_items(lines, shape)
     if items is None:
+        log.debug("%s: %d pages are not exactly the declared shape; decoding them as dicts", call, len(pages))
         with typing_answer_of(call, "answer"):
-            records = [record for page in pages if page.strip() for record in _list(json.loads(page), call)]
+            records = [record for page in pages if page.strip() for record in _list(json.loads(page))]
         return records_frame(records, shape, call=call, required=required)
     if not len(items):
         return records_frame([], shape, call=call, required=required)
@@ -98,7 +103,7 @@ def pages_frame(
     return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("_extra"))
 
 
-def _list(data: object, call: str) -> list[object]:
+def _list(data: object) -> list[object]:
     if not isinstance(data, list):
         raise ValueError(f"expected a JSON list of records, got {type(data).__name__}")
     return data
