@@ -97,6 +97,18 @@ SPEC = TableSpec(
     partition_by=("date",),
     primary_key=("coverage", "sim_id", "time_ms", "event", "session_id"),
     description="SIM session events (Created/Modified/Deleted) per UTC day; cell flattened to cell_*.",
+    # A few events per SIM and session a day: dictionaries of these would be as big as the data.
+    plain_columns=(
+        "sim_id",
+        "imsi",
+        "time",
+        "time_ms",
+        "session_id",
+        "imei",
+        "ue_ip_address",
+        "created_time",
+        "cell_eci",
+    ),
 )
 
 _RENAMES = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -22,6 +23,12 @@ from pipelines.lake.storage import LocalStorage, Storage
 
 PART_FILE = "part-0.parquet"
 COMPRESSION = "zstd"
+
+
+def _parquet_options(spec: TableSpec) -> dict[str, Any]:
+    """zstd; dictionary encoding except for the spec's `plain_columns`."""
+    dictionary: bool | list[str] = spec.dictionary_columns if spec.plain_columns else True
+    return {"compression": COMPRESSION, "use_dictionary": dictionary}
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class Lake:
         table = conform(spec, values, data)
         key = self.partition_key(spec, values)
         with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
-            pq.write_table(table, handle, compression=COMPRESSION)
+            pq.write_table(table, handle, **_parquet_options(spec))
         return WriteResult(path=self.storage.uri(key), rows=table.num_rows, bytes=self.storage.size(key))
 
     def write_partition_batches(
@@ -91,7 +98,7 @@ class Lake:
         with self.storage.atomic_write(key) as temp:
             with (
                 open(temp, "xb") as handle,
-                pq.ParquetWriter(handle, spec.data_schema, compression=COMPRESSION) as writer,
+                pq.ParquetWriter(handle, spec.data_schema, **_parquet_options(spec)) as writer,
             ):
                 for batch in batches:
                     table = conform(spec, values, batch, check_key=False)

@@ -45,6 +45,9 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     primary_key: tuple[str, ...] = ()
     description: str = ""
+    # Columns whose values are nearly all distinct (ids, times): stored without dictionary
+    # encoding, which for them only costs write time and file size.
+    plain_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _TABLE_NAME.match(self.name):
@@ -58,11 +61,17 @@ class TableSpec:
             )
         object.__setattr__(self, "partition_by", tuple(self.partition_by))
         object.__setattr__(self, "primary_key", tuple(self.primary_key))
+        object.__setattr__(self, "plain_columns", tuple(self.plain_columns))
         names = self.schema.names
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise SchemaError(f"table {self.name!r}: duplicate column names {duplicates}")
-        for group, columns in (("partition_by", self.partition_by), ("primary_key", self.primary_key)):
+        groups = (
+            ("partition_by", self.partition_by),
+            ("primary_key", self.primary_key),
+            ("plain_columns", self.plain_columns),
+        )
+        for group, columns in groups:
             unknown = [c for c in columns if c not in names]
             if unknown:
                 raise SchemaError(f"table {self.name!r}: {group} names columns {unknown} not in the schema")
@@ -75,6 +84,9 @@ class TableSpec:
                     f"table {self.name!r}: partition column {column!r} has type {field.type}; "
                     "partition columns must be string, date32 or integer"
                 )
+        in_path = [c for c in self.plain_columns if c in self.partition_by]
+        if in_path:
+            raise SchemaError(f"table {self.name!r}: plain_columns names partition columns {in_path}")
         if len(self.partition_by) == len(names):
             raise SchemaError(f"table {self.name!r}: every column is a partition column; add a data column")
         for field in self.schema:
@@ -88,6 +100,11 @@ class TableSpec:
     def data_schema(self) -> pa.Schema:
         """The schema stored inside each Parquet file: `schema` minus the partition columns."""
         return pa.schema([f for f in self.schema if f.name not in self.partition_by], self.schema.metadata)
+
+    @property
+    def dictionary_columns(self) -> list[str]:
+        """The data columns stored with dictionary encoding: all but `plain_columns`."""
+        return [n for n in self.data_schema.names if n not in self.plain_columns]
 
     def partition_values(
         self, partition: Mapping[str, object], *, partial: bool = False
