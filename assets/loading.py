@@ -27,6 +27,8 @@ from pipelines.lake import Lake, TableSpec, WriteResult
 from pipelines.resources import LakeResource, SoracomResource
 from pipelines.soracom import SoracomClient
 
+API_POOL = "soracom_api"  # every source asset; its limit is in pipelines/dagster_instance.yaml
+
 
 @dataclass(frozen=True)
 class Batches:
@@ -271,7 +273,7 @@ def define_source_asset(
             partitions_def=partitions_def,
             group_name=group,
             kinds={"parquet"},
-            pool="soracom_api",
+            pool=API_POOL,
             description=spec.description,
             backfill_policy=None if retention.snapshot else dg.BackfillPolicy.single_run(),
             metadata={"table": spec.name, "retention": retention.describe()},

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.loading import API_POOL
 from pipelines.demo import INSTANCE_TEMPLATE, install_instance_config
 from pipelines.jobs import JOBS, RUN_KIND_TAG
 
@@ -30,6 +31,20 @@ def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(tmp_path: Pat
         per_value = str({"applyLimitPerUniqueValue": True})
         assert limits == {("dagster/partition", per_value): 1, (RUN_KIND_TAG, per_value): 1}
         assert "QueuedRunCoordinator" in type(instance.run_coordinator).__name__
+    finally:
+        instance.dispose()
+
+
+def test_the_api_pool_exists_before_any_run_claims_it(tmp_path: Path) -> None:
+    """Created from the default limit at install, so two runs starting together on a fresh
+    instance cannot both claim before its slots exist; a second install leaves it as it is."""
+    install_instance_config(tmp_path)
+    install_instance_config(tmp_path)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        [pool] = [p for p in instance.event_log_storage.get_pool_limits() if p.name == API_POOL]
+        assert (pool.limit, pool.from_default) == (1, True)
+        assert instance.event_log_storage.get_concurrency_info(API_POOL).slot_count == 1
     finally:
         instance.dispose()
 
