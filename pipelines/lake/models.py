@@ -204,7 +204,10 @@ def create_views(
     specs_by_name = {s.name: s for s in specs}
     ordered = list(models)
     models_by_name = {m.name: m for m in ordered}
-    needed = _closure(names, specs_by_name, models_by_name)
+    needed = _closure(names, models_by_name)
+    unknown = sorted(needed - specs_by_name.keys() - models_by_name.keys())
+    if unknown:
+        raise ModelError(f"{unknown[0]!r} is neither a given table nor a given model")
     for name in (n for n in specs_by_name if n in needed):
         body = table_view_sql(lake, specs_by_name[name], connection)
         connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS {body}")
@@ -224,7 +227,7 @@ def create_views(
             raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
 
 
-def _closure(names: Iterable[str], specs: dict[str, TableSpec], models: dict[str, SqlModel]) -> set[str]:
+def _closure(names: Iterable[str], models: dict[str, SqlModel]) -> set[str]:
     """`names` plus what their staging models read, transitively (a mart is read from its file)."""
     needed: set[str] = set()
     pending = list(names)
@@ -232,8 +235,6 @@ def _closure(names: Iterable[str], specs: dict[str, TableSpec], models: dict[str
         name = pending.pop()
         if name in needed:
             continue
-        if name not in specs and name not in models:
-            raise ModelError(f"{name!r} is neither a given table nor a given model")
         needed.add(name)
         model = models.get(name)
         if model is not None and not model.materialised:
@@ -321,15 +322,8 @@ def mart_query(model: SqlModel, models: Iterable[SqlModel]) -> str:
 
 def _staging_chain(model: SqlModel, models: list[SqlModel]) -> list[SqlModel]:
     """The staging models `model` reads, directly or through other staging models, in `models` order."""
-    by_name = {m.name: m for m in models}
-    needed: set[str] = set()
-    pending = list(model.depends_on)
-    while pending:
-        upstream = by_name.get(pending.pop())
-        if upstream is not None and not upstream.materialised and upstream.name not in needed:
-            needed.add(upstream.name)
-            pending.extend(upstream.depends_on)
-    return [m for m in models if m.name in needed]
+    needed = _closure(model.depends_on, {m.name: m for m in models})
+    return [m for m in models if not m.materialised and m.name in needed]
 
 
 @contextmanager
