@@ -61,14 +61,7 @@ def parse_csv(data: bytes) -> pl.DataFrame:
     if _is_blank(data, start):
         return pl.DataFrame()
     names = unique_names(_header(data[start : start + (1 << 16)]))
-    try:
-        return pl.read_csv(data, has_header=True, infer_schema=False, new_columns=names, raise_if_empty=False)
-    except pl.exceptions.ComputeError as exc:
-        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-            raise ValueError(f"CSV is not UTF-8 ({exc}): Soracom exports are UTF-8") from None
-        raise ValueError(
-            f"CSV does not parse with its {len(names)}-column header ({names[:6]}...): {exc}"
-        ) from None
+    return _read_csv(data, names, has_header=True)
 
 
 def read_csv_blocks(path: str | os.PathLike[str], block_bytes: int = 32 << 20) -> Iterator[pl.DataFrame]:
@@ -110,9 +103,15 @@ def _last_record_end(data: bytes) -> int:
 def _block_frame(data: bytes, names: list[str]) -> pl.DataFrame:
     if not data.strip():
         return pl.DataFrame({name: pl.Series(name, [], dtype=pl.Utf8) for name in names})
+    return _read_csv(data, names, has_header=False)
+
+
+def _read_csv(data: bytes, names: list[str], *, has_header: bool) -> pl.DataFrame:
+    """Polars' read as String columns named `names`; its errors become ValueErrors that say
+    whether the bytes are not UTF-8 or do not fit the header."""
     try:
         return pl.read_csv(
-            data, has_header=False, infer_schema=False, new_columns=names, raise_if_empty=False
+            data, has_header=has_header, infer_schema=False, new_columns=names, raise_if_empty=False
         )
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
