@@ -11,9 +11,10 @@ import polars as pl
 import pyarrow as pa
 
 from assets.frames import TIMESTAMP, ms_to_ts, records_frame, require_values
-from assets.loading import Fetched, Progress, define_source_asset
+from assets.loading import Fetched, Progress
 from assets.partitions import Window, hourly_partitions
 from assets.retention import API_AUDIT, NAPTER_AUDIT
+from assets.source import Source
 from pipelines.lake import TableSpec
 from pipelines.soracom import SoracomClient
 
@@ -155,23 +156,29 @@ async def fetch_napter_logs(client: SoracomClient, window: Window, progress: Pro
     return Fetched(napter_frame(records, window))
 
 
-api_audit_logs = define_source_asset(
+API_AUDIT_LOGS_SOURCE = Source(
     spec=API_SPEC,
     retention=API_AUDIT,
     partitions_def=hourly_partitions,
     lake_partition=hour_partition,
     fetch=fetch_api_logs,
     group="audit_logs",
-    sort_by=["coverage", "requested_time_ms", "request_path"],
+    sort_by=("coverage", "requested_time_ms", "request_path"),
+    job="hourly",
+    api="`/audit_logs/api`",
 )
+api_audit_logs = API_AUDIT_LOGS_SOURCE.asset
 
 
-napter_audit_logs = define_source_asset(
+NAPTER_AUDIT_LOGS_SOURCE = Source(
     spec=NAPTER_SPEC,
     retention=NAPTER_AUDIT,
     partitions_def=hourly_partitions,
     lake_partition=hour_partition,
     fetch=fetch_napter_logs,
     group="audit_logs",
-    sort_by=["coverage", "created_at_ms", "connection_id"],
+    sort_by=("coverage", "created_at_ms", "connection_id"),
+    job="hourly",
+    api="`/audit_logs/napter`",
 )
+napter_audit_logs = NAPTER_AUDIT_LOGS_SOURCE.asset

@@ -8,10 +8,9 @@ business day of the next month); the billing schedule reloads it until then
 """
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import dagster as dg
 import polars as pl
 import pyarrow as pa
 
@@ -25,7 +24,7 @@ from assets.frames import (
     s_to_ts,
     typing_answer_of,
 )
-from assets.loading import Fetch, Fetched, Progress, define_source_asset
+from assets.loading import Fetch, Fetched, Progress
 from assets.partitions import (
     Window,
     by_day,
@@ -37,6 +36,7 @@ from assets.partitions import (
     window_for,
 )
 from assets.retention import BILLING_SUMMARIES, BILLS
+from assets.source import Source
 from pipelines.lake import Lake, TableSpec
 from pipelines.soracom import SoracomClient, parse_csv
 
@@ -247,14 +247,11 @@ async def _month_bill(
     return bill, bill is None or bill.get("state") != "closed"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def fetch_bills(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
-    bill, preliminary = await _month_bill(client, window, _now())
+    now = progress.run_now()  # one instant for the whole fetch: a month boundary cannot split it
+    bill, preliminary = await _month_bill(client, window, now)
     records = [bill] if bill else []
-    call = "getLatestBilling" if is_current_month(window, _now()) else "getBilling"
+    call = "getLatestBilling" if is_current_month(window, now) else "getBilling"
     progress.info(
         f"bill {window.yyyymm}: {bill.get('state') if bill else 'not issued yet'}, preliminary={preliminary}"
     )
@@ -263,14 +260,14 @@ async def fetch_bills(client: SoracomClient, window: Window, progress: Progress)
 
 async def fetch_daily_bills(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
     (_, preliminary), records = await asyncio.gather(
-        _month_bill(client, window, _now()), client.get_daily_bills(window.yyyymm)
+        _month_bill(client, window, progress.run_now()), client.get_daily_bills(window.yyyymm)
     )
     progress.info(f"{len(records)} daily bills for {window.yyyymm}")
     return Fetched(daily_bills_frame(list(records), preliminary), {"preliminary": preliminary})
 
 
 async def fetch_billing_items(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
-    now = _now()
+    now = progress.run_now()
     _, preliminary = await _month_bill(client, window, now)
     if is_current_month(window, now):
         call, csv = "exportLatestBilling", await client.export_latest_bill()
@@ -350,8 +347,8 @@ def billing_months(now: datetime) -> list[str]:
     return [month_start(now, 1).strftime("%Y-%m-%d"), month_start(now).strftime("%Y-%m-%d")]
 
 
-def _monthly(spec: TableSpec, fetch: Fetch, sort_by: list[str]) -> dg.AssetsDefinition:
-    return define_source_asset(
+def _monthly(spec: TableSpec, fetch: Fetch, sort_by: tuple[str, ...], api: str) -> Source:
+    return Source(
         spec=spec,
         retention=BILLS,
         partitions_def=monthly_partitions,
@@ -359,20 +356,35 @@ def _monthly(spec: TableSpec, fetch: Fetch, sort_by: list[str]) -> dg.AssetsDefi
         fetch=fetch,
         group="billing",
         sort_by=sort_by,
+        job="billing",
+        api=api,
     )
 
 
-bills = _monthly(BILLS_SPEC, fetch_bills, ["coverage", "year_month"])
-daily_bills = _monthly(DAILY_BILLS_SPEC, fetch_daily_bills, ["coverage", "date"])
-billing_items = _monthly(ITEMS_SPEC, fetch_billing_items, ["coverage", "date", "imsi", "bill_item_name"])
+BILLS_SOURCE = _monthly(BILLS_SPEC, fetch_bills, ("coverage", "year_month"), "`/bills`, `/bills/latest`")
+DAILY_BILLS_SOURCE = _monthly(
+    DAILY_BILLS_SPEC, fetch_daily_bills, ("coverage", "date"), "`/bills/{yyyyMM}/daily`"
+)
+BILLING_ITEMS_SOURCE = _monthly(
+    ITEMS_SPEC,
+    fetch_billing_items,
+    ("coverage", "date", "imsi", "bill_item_name"),
+    "`/bills/{yyyyMM}/export` (detailed CSV)",
+)
+bills = BILLS_SOURCE.asset
+daily_bills = DAILY_BILLS_SOURCE.asset
+billing_items = BILLING_ITEMS_SOURCE.asset
 
 
-billing_summaries = define_source_asset(
+BILLING_SUMMARIES_SOURCE = Source(
     spec=SUMMARIES_SPEC,
     retention=BILLING_SUMMARIES,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_summaries,
     group="billing",
-    sort_by=["coverage", "summary", "year_month", "bill_item_name", "sim_id"],
+    sort_by=("coverage", "summary", "year_month", "bill_item_name", "sim_id"),
+    job="snapshot",
+    api="`/bills/summaries/bill_items`, `/bills/summaries/sims`",
 )
+billing_summaries = BILLING_SUMMARIES_SOURCE.asset

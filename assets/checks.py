@@ -7,20 +7,21 @@ warn horizon: `SORACOM_RETENTION_WARN_DAYS` (default 3), `SORACOM_RETENTION_WARN
 (`pipelines/settings.py`). `pipelines/sensors.py` evaluates the same report on an interval.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 
 from assets.partitions import Window, window_for
-from assets.tables import SOURCES, SourceTable
+from assets.resources import ClockResource, LakeResource
+from assets.source import Source
+from assets.tables import SOURCES
 from pipelines import settings
 from pipelines.lake import Lake
-from pipelines.resources import LakeResource
 
 MAX_LISTED = 50
 
 
-def _loadable_windows(table: SourceTable, now: datetime) -> list[Window]:
+def _loadable_windows(table: Source, now: datetime) -> list[Window]:
     """Closed partitions whose whole window Soracom still holds at `now`, oldest first."""
     partitions_def = table.partitions_def
     oldest = table.retention.oldest_start(now)
@@ -34,7 +35,7 @@ def _loadable_windows(table: SourceTable, now: datetime) -> list[Window]:
     return list(reversed(windows))
 
 
-def warn_horizon(table: SourceTable) -> timedelta:
+def warn_horizon(table: Source) -> timedelta:
     """How far ahead the warnings look for `table` (configured in the environment)."""
     return settings.retention_warn_horizon(table.spec.name, table.retention.hours is not None)
 
@@ -46,7 +47,7 @@ def describe_horizon(horizon: timedelta) -> str:
 
 
 def retention_report(
-    table: SourceTable, lake: Lake, now: datetime, horizon: timedelta | None = None
+    table: Source, lake: Lake, now: datetime, horizon: timedelta | None = None
 ) -> dict[str, list[str]]:
     """{"missing": unloaded keys Soracom still holds, "at_risk": those that age out within
     `horizon` (default: `warn_horizon(table)`)}."""
@@ -63,7 +64,7 @@ def retention_report(
     return {"missing": missing, "at_risk": at_risk}
 
 
-def _retention_check(table: SourceTable) -> dg.AssetChecksDefinition:
+def _retention_check(table: Source) -> dg.AssetChecksDefinition:
     retention = table.retention
 
     @dg.asset_check(
@@ -76,8 +77,8 @@ def _retention_check(table: SourceTable) -> dg.AssetChecksDefinition:
             "_HOURS for audit logs, or SORACOM_RETENTION_WARN_<TABLE>)."
         ),
     )
-    def _check(lake: LakeResource) -> dg.AssetCheckResult:
-        now = datetime.now(UTC)
+    def _check(lake: LakeResource, clock: ClockResource) -> dg.AssetCheckResult:
+        now = clock.now()
         horizon = warn_horizon(table)
         within = describe_horizon(horizon)
         report = retention_report(table, lake.lake(), now, horizon)

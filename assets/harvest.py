@@ -11,9 +11,10 @@ import polars as pl
 import pyarrow as pa
 
 from assets.frames import TIMESTAMP, ms_to_ts, records_frame
-from assets.loading import Fetched, Progress, define_source_asset
+from assets.loading import Fetched, Progress
 from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import HARVEST
+from assets.source import Source
 from pipelines.lake import TableSpec
 from pipelines.soracom import SoracomClient
 
@@ -103,12 +104,15 @@ async def fetch_harvest(client: SoracomClient, window: Window, progress: Progres
     )
 
 
-harvest_entries = define_source_asset(
+HARVEST_ENTRIES_SOURCE = Source(
     spec=SPEC,
     retention=HARVEST,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_harvest,
     group="harvest",
-    sort_by=["coverage", "resource_type", "resource_id", "time_ms"],
+    sort_by=("coverage", "resource_type", "resource_id", "time_ms"),
+    job="daily",
+    api="`/data/resources`, `/data/{type}/{id}`",
 )
+harvest_entries = HARVEST_ENTRIES_SOURCE.asset

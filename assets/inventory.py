@@ -12,9 +12,10 @@ import polars as pl
 import pyarrow as pa
 
 from assets.frames import TIMESTAMP, json_text, ms_to_ts, records_frame
-from assets.loading import Fetched, Progress, define_source_asset
+from assets.loading import Fetched, Progress
 from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import SIM_INVENTORY
+from assets.source import Source
 from pipelines.lake import TableSpec
 from pipelines.soracom import SoracomClient
 
@@ -284,23 +285,29 @@ async def fetch_groups(client: SoracomClient, window: Window, progress: Progress
     return Fetched(groups_frame(records))
 
 
-sims = define_source_asset(
+SIMS_SOURCE = Source(
     spec=SIMS_SPEC,
     retention=SIM_INVENTORY,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_sims,
     group="inventory",
-    sort_by=["coverage", "sim_id"],
+    sort_by=("coverage", "sim_id"),
+    job="snapshot",
+    api="`/sims`",
 )
+sims = SIMS_SOURCE.asset
 
 
-groups = define_source_asset(
+GROUPS_SOURCE = Source(
     spec=GROUPS_SPEC,
     retention=SIM_INVENTORY,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_groups,
     group="inventory",
-    sort_by=["coverage", "group_id"],
+    sort_by=("coverage", "group_id"),
+    job="snapshot",
+    api="`/groups`",
 )
+groups = GROUPS_SOURCE.asset

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -22,9 +22,9 @@ from dagster import AssetExecutionContext
 
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import Retention
 from pipelines.lake import Lake, TableSpec, WriteResult
-from pipelines.resources import LakeResource, SoracomResource
 from pipelines.soracom import SoracomClient
 
 API_POOL = "soracom_api"  # every source asset; its limit is in pipelines/dagster_instance.yaml
@@ -52,11 +52,18 @@ LakePartition = Callable[[Window], Mapping[str, object]]
 
 
 class Progress:
-    """Progress lines for long partitions, tagged with the coverage."""
+    """Progress lines for long partitions, tagged with the coverage; `now` is the run's instant
+    from the clock resource (None outside a run), for fetches that depend on it (billing)."""
 
-    def __init__(self, log: Any, coverage: str) -> None:
+    def __init__(self, log: Any, coverage: str, now: datetime | None = None) -> None:
         self._log = log
         self.coverage = coverage
+        self.now = now
+
+    def run_now(self) -> datetime:
+        if self.now is None:
+            raise RuntimeError("this fetch needs the run's now: pass Progress(log, coverage, now)")
+        return self.now
 
     def info(self, message: str) -> None:
         self._log.info(f"[{self.coverage}] {message}")
@@ -136,6 +143,7 @@ async def _load_windows(
     lake: LakeResource,
     fetch: Fetch,
     sort_by: list[str] | None,
+    now: datetime,
 ) -> tuple[list[PartitionLoad], dict[str, dict[str, Any]]]:
     """Fetch and write each window in turn, with one authenticated client per coverage."""
     coverages = soracom.coverage_list()
@@ -145,9 +153,9 @@ async def _load_windows(
         clients = {c: await stack.enter_async_context(soracom.client(c)) for c in coverages}
         for window in windows:
             calls_before = sum(client.stats.calls for client in clients.values())
-            loaded_at = datetime.now(UTC)
+            loaded_at = now
             fetched = await asyncio.gather(
-                *(fetch(clients[c], window, Progress(context.log, c)) for c in coverages)
+                *(fetch(clients[c], window, Progress(context.log, c, now)) for c in coverages)
             )
             results = list(zip(coverages, fetched, strict=True))
             try:
@@ -185,6 +193,7 @@ def load_partitions(
     lake_partition: Callable[[Window], Mapping[str, object]],
     soracom: SoracomResource,
     lake: LakeResource,
+    clock: ClockResource,
     fetch: Fetch,
     sort_by: list[str] | None = None,
 ) -> dg.MaterializeResult:
@@ -196,7 +205,7 @@ def load_partitions(
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
         raise TypeError(f"{asset} must have time-window partitions, got {partitions_def}")
     windows = [window_for(partitions_def, key) for key in context.partition_keys]
-    now = datetime.now(UTC)
+    now = clock.now()
     for window in windows:
         retention.guard(asset, window, now)
     started = time.monotonic()
@@ -212,6 +221,7 @@ def load_partitions(
             lake=lake,
             fetch=fetch,
             sort_by=sort_by,
+            now=now,
         )
     )
     metadata: dict[str, Any] = {
@@ -253,7 +263,7 @@ def define_source_asset(
     """
 
     def _asset(
-        context: AssetExecutionContext, soracom: SoracomResource, lake: LakeResource
+        context: AssetExecutionContext, soracom: SoracomResource, lake: LakeResource, clock: ClockResource
     ) -> dg.MaterializeResult:
         return load_partitions(
             context,
@@ -262,6 +272,7 @@ def define_source_asset(
             lake_partition=lake_partition,
             soracom=soracom,
             lake=lake,
+            clock=clock,
             fetch=fetch,
             sort_by=sort_by,
         )

@@ -26,10 +26,10 @@ import duckdb
 import pyarrow.parquet as pq
 
 from assets.models import MODELS, MODELS_BY_NAME
+from assets.resources import LakeResource
 from assets.tables import SOURCES, TABLE_SPECS, SourceTable
 from pipelines.lake import Lake, ModelError, SqlModel, TableSpec, create_views
 from pipelines.lake.views import quote_identifier, table_view_sql
-from pipelines.resources import LakeResource
 
 MAX_EXAMPLES = 10
 RECENT_LOADS = 50  # rows_match_load looks at this many latest materializations

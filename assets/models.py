@@ -14,9 +14,10 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.catalog import catalog_asset
+from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
 from pipelines.lake import SqlModel, ViewResult, build_model, discover_models
-from pipelines.resources import LakeResource
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MODELS: list[SqlModel] = discover_models(SQL_DIR, [spec.name for spec in TABLE_SPECS])
@@ -66,30 +67,10 @@ MODEL_ASSETS: list[dg.AssetsDefinition] = [model_asset(model) for model in MODEL
 MODEL_KEYS = [dg.AssetKey(model.name) for model in MODELS]
 
 
-def after_models(catalog: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """The catalog asset re-declared downstream of every model (same key, spec and function), so a
-    run that builds models builds the catalog last. The catalog skips models not materialised yet,
-    so load jobs that select only tables and the catalog work as before."""
-    spec = next(iter(catalog.specs))
-    deps = [
-        *spec.deps,
-        *(dg.AssetDep(key) for key in MODEL_KEYS if key not in {d.asset_key for d in spec.deps}),
-    ]
-    compute = catalog.op.compute_fn.decorated_fn  # type: ignore[union-attr]
-    return dg.multi_asset(name=catalog.op.name, specs=[spec.replace_attributes(deps=deps)])(compute)
+# The catalog as the definitions declare it: after every model (public Dagster API only).
+CATALOG_AFTER_MODELS = catalog_asset(after=MODEL_KEYS)
 
 
-models_job = dg.define_asset_job(
-    "models_job",
-    selection=dg.AssetSelection.assets(*MODEL_KEYS, dg.AssetKey("catalog")),
-    description="Check the staging views bind, rebuild every mart from the lake, then the catalog.",
-    tags={"soracom-lake/load": "models"},
-)
-
-models_schedule = dg.ScheduleDefinition(
-    name="models_schedule",
-    job=models_job,
-    cron_schedule="30 3 * * *",
-    execution_timezone="UTC",
-    description="Nightly at 03:30 UTC, after the nightly loads: rebuild the models and the catalog.",
-)
+def after_models(catalog: dg.AssetsDefinition | None = None) -> dg.AssetsDefinition:
+    """`CATALOG_AFTER_MODELS` (the argument, the plain catalog asset, is accepted for older callers)."""
+    return CATALOG_AFTER_MODELS

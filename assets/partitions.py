@@ -52,20 +52,9 @@ def window_for(partitions_def: dg.TimeWindowPartitionsDefinition, key: str) -> W
     return Window(key=key, start=tw.start.astimezone(UTC), end=tw.end.astimezone(UTC))
 
 
-def context_window(context: dg.AssetExecutionContext) -> Window:
-    """The window of the partition being materialized."""
-    tw = context.partition_time_window
-    return Window(key=context.partition_key, start=tw.start.astimezone(UTC), end=tw.end.astimezone(UTC))
-
-
 def day_value(window: Window) -> str:
     """Lake partition value of a daily window: `2026-11-29`."""
     return window.start.strftime("%Y-%m-%d")
-
-
-def hour_value(window: Window) -> str:
-    """Lake partition value of an hourly window: `2026-11-29T03` (no ':' so paths stay portable)."""
-    return window.start.strftime("%Y-%m-%dT%H")
 
 
 def month_value(window: Window) -> str:

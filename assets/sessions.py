@@ -14,9 +14,10 @@ import pyarrow as pa
 
 from assets.frames import TIMESTAMP, ms_to_ts, records_frame
 from assets.json_pages import pages_frame
-from assets.loading import Batches, Fetched, Progress, define_source_asset
+from assets.loading import Batches, Fetched, Progress
 from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import SESSION_EVENTS
+from assets.source import Source
 from pipelines.lake import TableSpec
 from pipelines.soracom import SoracomClient
 
@@ -265,12 +266,15 @@ async def fetch_session_events(client: SoracomClient, window: Window, progress: 
     )
 
 
-session_events = define_source_asset(
+SESSION_EVENTS_SOURCE = Source(
     spec=SPEC,
     retention=SESSION_EVENTS,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_session_events,
     group="sessions",
-    sort_by=["coverage", "sim_id", "time_ms", "event"],
+    sort_by=("coverage", "sim_id", "time_ms", "event"),
+    job="daily",
+    api="`/sims/{id}/events/sessions`, per SIM, concurrent",
 )
+session_events = SESSION_EVENTS_SOURCE.asset

@@ -15,9 +15,10 @@ import polars as pl
 import pyarrow as pa
 
 from assets.frames import TIMESTAMP, csv_extra_of, typing_answer_of
-from assets.loading import Batches, Fetched, Progress, define_source_asset
+from assets.loading import Batches, Fetched, Progress
 from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import AIR_DAILY, AIR_MINUTES
+from assets.source import Source
 from pipelines.lake import TableSpec
 from pipelines.soracom import SoracomClient, parse_csv
 from pipelines.soracom.csv import read_csv_blocks
@@ -164,23 +165,29 @@ async def fetch_minutes(client: SoracomClient, window: Window, progress: Progres
     return Fetched(frame, {"export_bytes": size}, cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
-air_traffic_daily = define_source_asset(
+AIR_TRAFFIC_DAILY_SOURCE = Source(
     spec=DAILY_SPEC,
     retention=AIR_DAILY,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_daily,
     group="traffic",
-    sort_by=["coverage", "imsi", "speed_class"],
+    sort_by=("coverage", "imsi", "speed_class"),
+    job="daily",
+    api="`/stats/air/operators/{op}/export` (period day)",
 )
+air_traffic_daily = AIR_TRAFFIC_DAILY_SOURCE.asset
 
 
-air_traffic_5min = define_source_asset(
+AIR_TRAFFIC_5MIN_SOURCE = Source(
     spec=MINUTES_SPEC,
     retention=AIR_MINUTES,
     partitions_def=daily_partitions,
     lake_partition=by_day,
     fetch=fetch_minutes,
     group="traffic",
-    sort_by=["coverage", "imsi", "time", "speed_class"],
+    sort_by=("coverage", "imsi", "time", "speed_class"),
+    job="daily",
+    api="`/stats/air/operators/{op}/export` (period minutes)",
 )
+air_traffic_5min = AIR_TRAFFIC_5MIN_SOURCE.asset

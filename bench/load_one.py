@@ -37,7 +37,7 @@ def _asset(source: str) -> Any:
 def load(args: argparse.Namespace) -> dict[str, Any]:
     import dagster as dg
 
-    from pipelines.resources import LakeResource, SoracomResource
+    from assets.resources import ClockResource, LakeResource, SoracomResource
 
     asset = _asset(args.source)
     resources = {
@@ -49,6 +49,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             max_concurrency=args.concurrency,
         ),
         "lake": LakeResource(root=args.lake, catalog_path=f"{args.lake}/catalog.duckdb"),
+        "clock": ClockResource(),
     }
     rss_before = peak_rss_mb()
     cpu_before = time.process_time()

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,8 @@ def _sandbox(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     """Start the sandbox in a child process; yield the env that points the resources at it."""
     from sandbox.testing import start_sandbox_process
 
-    with start_sandbox_process(sims=args.sims, seed=args.seed, coverage=args.coverage) as box:
+    now = settings.now_setting()  # SORACOM_NOW: the sandbox serves the same moment as the pipeline's clock
+    with start_sandbox_process(sims=args.sims, seed=args.seed, coverage=args.coverage, now=now) as box:
         coverages = ("jp", "g") if args.coverage == "both" else (args.coverage,)
         env = {
             settings.AUTH_KEY_ID: box.credentials["authKeyId"],
@@ -252,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as error:
             _say(f"error: {error}")
             return 2
-        now = datetime.now(UTC)
+        now = resources["clock"].process_config_and_initialize().now()
         runs = plan_runs(now, args.days, not args.skip_audit, not args.skip_billing)
         instance = dg.DagsterInstance.local_temp(
             tempdir=str(dagster_home), overrides={"telemetry": {"enabled": False}}

@@ -1,4 +1,6 @@
-"""Load jobs, one per partitioning: daily sources, daily snapshots, hourly audit logs, billing months.
+"""Every job: a load job per partitioning (daily sources, daily snapshots, hourly audit logs,
+billing months), derived from the sources registry (`Source.job`), plus the models, retention
+check and catalog jobs.
 
 Each job also rebuilds the catalog (unpartitioned, downstream of every table), so the
 DuckDB file reflects every table after any run. Runs are tagged with their job kind so a
@@ -9,48 +11,44 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audit_logs, billing, harvest, inventory, sessions, traffic
 from assets.catalog import catalog
 from assets.checks import RETENTION_CHECKS
+from assets.models import MODEL_KEYS
+from assets.tables import assets_of_job
 
-DAILY_ASSETS = [
-    sessions.session_events,
-    traffic.air_traffic_daily,
-    traffic.air_traffic_5min,
-    harvest.harvest_entries,
-]
-SNAPSHOT_ASSETS = [inventory.sims, inventory.groups, billing.billing_summaries]
-HOURLY_ASSETS = [audit_logs.api_audit_logs, audit_logs.napter_audit_logs]
-MONTHLY_ASSETS = [billing.bills, billing.daily_bills, billing.billing_items]
+DAILY_ASSETS = assets_of_job("daily")
+SNAPSHOT_ASSETS = assets_of_job("snapshot")
+HOURLY_ASSETS = assets_of_job("hourly")
+MONTHLY_ASSETS = assets_of_job("billing")
 RUN_KIND_TAG = "soracom-lake/load"
 
 daily_load_job = dg.define_asset_job(
     "daily_load_job",
     selection=dg.AssetSelection.assets(*DAILY_ASSETS, catalog),
-    description="UTC day(s) of the daily sources (session events, Air traffic, Harvest), then the "
-    "catalog. A range of days runs as one run.",
+    description="UTC day(s) of the daily sources, then the catalog. A range of days runs as one run.",
     tags={RUN_KIND_TAG: "daily"},
 )
 
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
     selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS, catalog),
-    description="Today's snapshot of the SIM inventory, groups and billing summaries, filed under the "
-    "latest closed UTC day, then the catalog. Only that partition can be loaded.",
+    description="Today's snapshot of the snapshot sources (SIM inventory, groups, billing summaries...), "
+    "filed under the latest closed UTC day, then the catalog. Only that partition can be loaded.",
     tags={RUN_KIND_TAG: "snapshot"},
 )
 
 audit_log_job = dg.define_asset_job(
     "audit_log_job",
     selection=dg.AssetSelection.assets(*HOURLY_ASSETS, catalog),
-    description="One UTC hour of the API and Napter audit logs (kept 24 h by Soracom), then the catalog.",
+    description="One UTC hour of the hourly sources (audit logs, kept 24 h by Soracom), then the catalog.",
     tags={RUN_KIND_TAG: "hourly"},
 )
 
 billing_job = dg.define_asset_job(
     "billing_job",
     selection=dg.AssetSelection.assets(*MONTHLY_ASSETS, catalog),
-    description="One billing month (bills, daily bills, detailed CSV), then the catalog.",
+    description="One billing month of the billing sources (bills, daily bills, detailed CSV), then the "
+    "catalog.",
     tags={RUN_KIND_TAG: "billing"},
 )
 
@@ -66,4 +64,19 @@ catalog_job = dg.define_asset_job(
     description="Rebuild the DuckDB catalog (e.g. after a CLI backfill that did not select it).",
 )
 
-JOBS = [daily_load_job, snapshot_job, audit_log_job, billing_job, retention_check_job, catalog_job]
+models_job = dg.define_asset_job(
+    "models_job",
+    selection=dg.AssetSelection.assets(*MODEL_KEYS, catalog),
+    description="Check the staging views bind, rebuild every mart from the lake, then the catalog.",
+    tags={RUN_KIND_TAG: "models"},
+)
+
+JOBS = [
+    daily_load_job,
+    snapshot_job,
+    audit_log_job,
+    billing_job,
+    retention_check_job,
+    catalog_job,
+    models_job,
+]

@@ -1,139 +1,21 @@
-"""Dagster resources: the Soracom API and the lake, configured from the environment.
+"""Moved to `assets/resources.py` (the assets' own resources); kept so older imports still work."""
 
-`resources_from_env()` feeds every field that has an environment variable set through
-`dagster.EnvVar`, so Dagster records the variable's *name* in its config and UI, never the
-value; secrets reach only the client's `POST /auth` body.
-"""
-
-from __future__ import annotations
-
-import os
-from collections.abc import Mapping
-from pathlib import Path
-
-import dagster as dg
-from pydantic import Field
-
-from pipelines import settings
-from pipelines.lake import Lake
-from pipelines.soracom import (
-    ClientSettings,
-    Credentials,
-    SoracomClient,
-    resolve_credentials,
-    resolve_endpoint,
+from assets.resources import (
+    ClockResource,
+    LakeResource,
+    SoracomResource,
+    clock_resource_from_env,
+    lake_resource_from_env,
+    resources_from_env,
+    soracom_resource_from_env,
 )
 
-
-class SoracomResource(dg.ConfigurableResource):
-    """Credentials, endpoint(s) and coverages of the Soracom account to load.
-
-    Credentials: an auth key pair (recommended), a SAM user, a root user, or a soracom-cli
-    profile. `endpoint` overrides the production endpoint of every coverage (soracom-cli's
-    `SORACOM_ENDPOINT`); `endpoint_jp`/`endpoint_g` override one coverage (the sandbox serves
-    each coverage on its own URL).
-    """
-
-    auth_key_id: str | None = Field(default=None, description="SORACOM_AUTH_KEY_ID")
-    auth_key: str | None = Field(default=None, description="SORACOM_AUTH_KEY (secret)")
-    email: str | None = Field(default=None, description="SORACOM_EMAIL (root user)")
-    password: str | None = Field(default=None, description="SORACOM_PASSWORD (secret)")
-    operator_id: str | None = Field(default=None, description="SORACOM_OPERATOR_ID (SAM user)")
-    user_name: str | None = Field(default=None, description="SORACOM_USER_NAME (SAM user)")
-    profile: str | None = Field(default=None, description="SORACOM_PROFILE: a soracom-cli profile name")
-    endpoint: str | None = Field(default=None, description="SORACOM_ENDPOINT: API origin for all coverages")
-    endpoint_jp: str | None = Field(default=None, description="SORACOM_ENDPOINT_JP: API origin for jp")
-    endpoint_g: str | None = Field(default=None, description="SORACOM_ENDPOINT_G: API origin for g")
-    coverages: str = Field(default="jp", description="SORACOM_COVERAGES: comma-separated, jp and/or g")
-    max_concurrency: int = Field(default=16, description="SORACOM_MAX_CONCURRENCY: parallel API calls")
-
-    def coverage_list(self) -> tuple[str, ...]:
-        return settings.parse_coverages(self.coverages)
-
-    def credentials(self) -> Credentials:
-        # env={} so the library sees only what this resource was configured with.
-        return resolve_credentials(
-            auth_key_id=self.auth_key_id,
-            auth_key=self.auth_key,
-            email=self.email,
-            password=self.password,
-            operator_id=self.operator_id,
-            user_name=self.user_name,
-            profile=self.profile,
-            env={"HOME": os.path.expanduser("~")},
-        )
-
-    def endpoint_for(self, coverage: str) -> str:
-        override = {"jp": self.endpoint_jp, "g": self.endpoint_g}.get(coverage) or self.endpoint
-        return resolve_endpoint(coverage, endpoint=override, profile=self.profile, env={})
-
-    def client_settings(self) -> ClientSettings:
-        return ClientSettings(max_concurrency=self.max_concurrency)
-
-    def client(self, coverage: str) -> SoracomClient:
-        """An unopened client for one coverage: use as `async with resource.client("jp") as c:`."""
-        return SoracomClient(
-            self.credentials(),
-            endpoint=self.endpoint_for(coverage),
-            coverage=coverage,
-            settings=self.client_settings(),
-        )
-
-    def describe(self) -> str:
-        """Where loads go, for logs: endpoints and coverages, no secrets."""
-        return ", ".join(f"{c} -> {self.endpoint_for(c)}" for c in self.coverage_list())
-
-
-class LakeResource(dg.ConfigurableResource):
-    """Where the Parquet lake and the DuckDB catalog live."""
-
-    root: str = Field(default="data/lake", description="SORACOM_LAKE_ROOT")
-    catalog_path: str = Field(default="data/soracom.duckdb", description="SORACOM_CATALOG_PATH")
-
-    def lake(self) -> Lake:
-        return Lake(self.root)
-
-    def catalog_file(self) -> Path:
-        return Path(self.catalog_path).expanduser().resolve()
-
-
-def _from_env(name: str, env: Mapping[str, str]) -> dg.EnvVar | None:
-    """`EnvVar(name)` when the variable is set (non-empty), else None (use the default)."""
-    return dg.EnvVar(name) if env.get(name, "").strip() else None
-
-
-def soracom_resource_from_env(env: Mapping[str, str] | None = None) -> SoracomResource:
-    env = os.environ if env is None else env
-    fields = {
-        "auth_key_id": settings.AUTH_KEY_ID,
-        "auth_key": settings.AUTH_KEY,
-        "email": settings.EMAIL,
-        "password": settings.PASSWORD,
-        "operator_id": settings.OPERATOR_ID,
-        "user_name": settings.USER_NAME,
-        "profile": settings.PROFILE,
-        "endpoint": settings.ENDPOINT,
-        "endpoint_jp": settings.ENDPOINT_JP,
-        "endpoint_g": settings.ENDPOINT_G,
-        "coverages": settings.COVERAGES,
-    }
-    config: dict[str, object] = {}
-    for field, name in fields.items():
-        value = _from_env(name, env)
-        if value is not None:
-            config[field] = value
-    if env.get(settings.MAX_CONCURRENCY, "").strip():
-        config["max_concurrency"] = dg.EnvVar.int(settings.MAX_CONCURRENCY)
-    return SoracomResource(**config)
-
-
-def lake_resource_from_env(env: Mapping[str, str] | None = None) -> LakeResource:
-    env = os.environ if env is None else env
-    return LakeResource(
-        root=_from_env(settings.LAKE_ROOT, env) or settings.DEFAULTS[settings.LAKE_ROOT],
-        catalog_path=_from_env(settings.CATALOG_PATH, env) or settings.DEFAULTS[settings.CATALOG_PATH],
-    )
-
-
-def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
-    return {"soracom": soracom_resource_from_env(env), "lake": lake_resource_from_env(env)}
+__all__ = [
+    "ClockResource",
+    "LakeResource",
+    "SoracomResource",
+    "clock_resource_from_env",
+    "lake_resource_from_env",
+    "resources_from_env",
+    "soracom_resource_from_env",
+]

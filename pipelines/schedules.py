@@ -1,4 +1,5 @@
-"""Schedules: nightly daily sources and snapshots, hourly audit logs, daily billing, retention checks.
+"""Schedules: nightly daily sources and snapshots, hourly audit logs, daily billing, retention
+checks, nightly models.
 
 All are created STOPPED: turn them on in the UI (Automation) or with
 `dagster schedule start <name>`, with `dagster-daemon` running. Cron and timezone come from
@@ -12,15 +13,32 @@ import dagster as dg
 
 from assets.billing import billing_months, month_needs_reload
 from assets.partitions import daily_partitions, hourly_partitions, latest_key
+from assets.resources import ClockResource, LakeResource
 from pipelines import settings
-from pipelines.jobs import audit_log_job, billing_job, daily_load_job, retention_check_job, snapshot_job
-from pipelines.resources import LakeResource
+from pipelines.jobs import (
+    audit_log_job,
+    billing_job,
+    daily_load_job,
+    models_job,
+    retention_check_job,
+    snapshot_job,
+)
 
 STOPPED = dg.DefaultScheduleStatus.STOPPED
 
 
 def _timezone() -> str:
-    return settings.setting(settings.SCHEDULE_TIMEZONE)
+    return str(settings.value(settings.SCHEDULE_TIMEZONE))
+
+
+def _cron(name: str) -> str:
+    return str(settings.value(name))
+
+
+def _tick(context: dg.ScheduleEvaluationContext, clock: ClockResource) -> datetime:
+    """The tick's time; the clock when evaluated by hand (no scheduled time)."""
+    moment = context.scheduled_execution_time or clock.now()
+    return moment.astimezone(UTC)
 
 
 def _latest_partition_schedule(
@@ -41,8 +59,10 @@ def _latest_partition_schedule(
         default_status=STOPPED,
         description=description,
     )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        now = context.scheduled_execution_time or datetime.now(UTC)
+    def _schedule(
+        context: dg.ScheduleEvaluationContext, clock: ClockResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        now = _tick(context, clock)
         key = latest_key(partitions_def, now)
         if key is None:
             return dg.SkipReason(f"no closed partition yet at {now.isoformat()}")
@@ -55,7 +75,7 @@ nightly_schedule = _latest_partition_schedule(
     "nightly_schedule",
     daily_load_job,
     daily_partitions,
-    settings.setting(settings.NIGHTLY_CRON),
+    _cron(settings.NIGHTLY_CRON),
     "Loads the latest closed UTC day of every daily source.",
 )
 
@@ -63,7 +83,7 @@ snapshot_schedule = _latest_partition_schedule(
     "snapshot_schedule",
     snapshot_job,
     daily_partitions,
-    settings.setting(settings.NIGHTLY_CRON),
+    _cron(settings.NIGHTLY_CRON),
     "Takes the nightly snapshot of the SIM inventory, groups and billing summaries.",
 )
 
@@ -71,7 +91,7 @@ hourly_audit_schedule = _latest_partition_schedule(
     "hourly_audit_schedule",
     audit_log_job,
     hourly_partitions,
-    settings.setting(settings.HOURLY_CRON),
+    _cron(settings.HOURLY_CRON),
     "Loads the latest closed UTC hour of the audit logs (Soracom keeps them 24 h).",
 )
 
@@ -79,15 +99,17 @@ hourly_audit_schedule = _latest_partition_schedule(
 @dg.schedule(
     name="daily_billing_schedule",
     job=billing_job,
-    cron_schedule=settings.setting(settings.BILLING_CRON),
+    cron_schedule=_cron(settings.BILLING_CRON),
     execution_timezone=_timezone(),
     default_status=STOPPED,
     description="Reloads the current (preliminary) month every day, and the previous month until its "
     "bill is closed.",
 )
-def daily_billing_schedule(context: dg.ScheduleEvaluationContext, lake: LakeResource) -> list[dg.RunRequest]:
-    now = context.scheduled_execution_time or datetime.now(UTC)
-    previous, current = billing_months(now.astimezone(UTC))
+def daily_billing_schedule(
+    context: dg.ScheduleEvaluationContext, lake: LakeResource, clock: ClockResource
+) -> list[dg.RunRequest]:
+    now = _tick(context, clock)
+    previous, current = billing_months(now)
     requests = [dg.RunRequest(run_key=f"billing-{current}-{now:%Y%m%d}", partition_key=current)]
     if month_needs_reload(lake.lake(), previous):
         requests.append(dg.RunRequest(run_key=f"billing-{previous}-{now:%Y%m%d}", partition_key=previous))
@@ -105,10 +127,20 @@ retention_check_schedule = dg.ScheduleDefinition(
     description="Every 6 hours: warn about unloaded partitions that Soracom drops soon.",
 )
 
+models_schedule = dg.ScheduleDefinition(
+    name="models_schedule",
+    job=models_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Nightly at 03:30 UTC, after the nightly loads: rebuild the models and the catalog.",
+)
+
 SCHEDULES = [
     nightly_schedule,
     snapshot_schedule,
     hourly_audit_schedule,
     daily_billing_schedule,
     retention_check_schedule,
+    models_schedule,
 ]

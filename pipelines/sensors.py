@@ -13,15 +13,15 @@ Created STOPPED like the schedules: turn it on in the UI (Automation) or with
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 
 from assets.checks import retention_report, warn_horizon
+from assets.resources import ClockResource, LakeResource
 from assets.tables import SOURCES
 from pipelines import settings
 from pipelines.jobs import retention_check_job
-from pipelines.resources import LakeResource
 
 AT_RISK_TAG = "soracom-lake/at_risk"
 MAX_TAG_CHARS = 200  # Dagster tag values are meant to be short; the full list is in the log
@@ -58,9 +58,9 @@ def describe(at_risk: dict[str, list[str]]) -> str:
     "(SORACOM_RETENTION_WARN_DAYS / _HOURS) and runs the retention checks so they show failing.",
 )
 def retention_sensor(
-    context: dg.SensorEvaluationContext, lake: LakeResource
+    context: dg.SensorEvaluationContext, lake: LakeResource, clock: ClockResource
 ) -> dg.RunRequest | dg.SkipReason:
-    now = datetime.now(UTC)
+    now = clock.now()
     at_risk = partitions_at_risk(lake, now)
     if not at_risk:
         return dg.SkipReason(

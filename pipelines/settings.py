@@ -1,74 +1,51 @@
-"""Environment variable names and defaults: the one place the pipeline's configuration is named.
+"""Every setting of the pipeline, defined once: environment variable, default, validation, help.
 
-Resources read these through `dagster.EnvVar` (so Dagster never stores the values in run
-config); schedules read the cron/timezone ones when the code location loads. Library code
-never reads the environment.
+The CLI, the demo, the Dagster resources, the schedules and the sensors all read settings
+through `SETTINGS` (resources via `dagster.EnvVar`, so Dagster never stores a value in run
+config), and `python -m tools.docs` writes the README's settings table from it. Library
+code (`pipelines.soracom`, `pipelines.lake`) never reads the environment.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from datetime import timedelta
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-# Soracom API access. Secrets: only ever passed to the client, never logged or stored.
-AUTH_KEY_ID = "SORACOM_AUTH_KEY_ID"
-AUTH_KEY = "SORACOM_AUTH_KEY"
-EMAIL = "SORACOM_EMAIL"
-PASSWORD = "SORACOM_PASSWORD"
-OPERATOR_ID = "SORACOM_OPERATOR_ID"
-USER_NAME = "SORACOM_USER_NAME"
-PROFILE = "SORACOM_PROFILE"
-ENDPOINT = "SORACOM_ENDPOINT"
-ENDPOINT_JP = "SORACOM_ENDPOINT_JP"
-ENDPOINT_G = "SORACOM_ENDPOINT_G"
-COVERAGES = "SORACOM_COVERAGES"
-MAX_CONCURRENCY = "SORACOM_MAX_CONCURRENCY"
-
-# Lake and catalog.
-LAKE_ROOT = "SORACOM_LAKE_ROOT"
-CATALOG_PATH = "SORACOM_CATALOG_PATH"
-
-# Schedules (all created STOPPED; see docs/ingestion.md for how to turn them on).
-NIGHTLY_CRON = "SORACOM_NIGHTLY_CRON"
-HOURLY_CRON = "SORACOM_HOURLY_CRON"
-BILLING_CRON = "SORACOM_BILLING_CRON"
-SCHEDULE_TIMEZONE = "SORACOM_SCHEDULE_TIMEZONE"
-
-# Retention warnings (assets/checks.py, pipelines/sensors.py): how far ahead to look for unloaded
-# partitions about to age out of Soracom. Days for sources kept in days or months, hours for
-# those kept in hours (the audit logs); SORACOM_RETENTION_WARN_<TABLE> (e.g. ..._HARVEST_ENTRIES=10d,
-# ..._API_AUDIT_LOGS=12h) overrides one source.
-RETENTION_WARN_DAYS = "SORACOM_RETENTION_WARN_DAYS"
-RETENTION_WARN_HOURS = "SORACOM_RETENTION_WARN_HOURS"
-RETENTION_WARN_PREFIX = "SORACOM_RETENTION_WARN_"
-RETENTION_SENSOR_INTERVAL_S = "SORACOM_RETENTION_SENSOR_INTERVAL_S"
-
-DEFAULTS: dict[str, str] = {
-    COVERAGES: "jp",
-    MAX_CONCURRENCY: "16",
-    LAKE_ROOT: "data/lake",
-    CATALOG_PATH: "data/soracom.duckdb",
-    NIGHTLY_CRON: "0 2 * * *",
-    HOURLY_CRON: "10 * * * *",
-    BILLING_CRON: "0 6 * * *",
-    SCHEDULE_TIMEZONE: "UTC",
-    RETENTION_WARN_DAYS: "3",
-    RETENTION_WARN_HOURS: "6",
-    RETENTION_SENSOR_INTERVAL_S: "3600",
-}
+from pipelines.soracom.settings import ClientSettings
 
 VALID_COVERAGES = ("jp", "g")
+LIVE = "live"
 
 
-def setting(name: str, env: Mapping[str, str] | None = None) -> str:
-    """The value of a non-secret setting: the environment, else the default."""
-    value = (os.environ if env is None else env).get(name, "").strip()
-    return value or DEFAULTS[name]
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its default (None: unset), what it is for, and its check."""
+
+    name: str
+    help: str
+    default: str | None = None
+    secret: bool = False
+    group: str = "api"
+    check: Callable[[str, str], object] | None = None  # (name, value) -> parsed value, or ValueError
+
+    def raw(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The value set in `env` (default: the process environment), else the default."""
+        value = (os.environ if env is None else env).get(self.name, "").strip()
+        return value or self.default
+
+    def parsed(self, env: Mapping[str, str] | None = None) -> object:
+        """The checked value: a ValueError names the variable and what to give instead."""
+        value = self.raw(env)
+        if value is None or self.check is None:
+            return value
+        return self.check(self.name, value)
 
 
-def _positive(name: str, text: str, unit: str) -> float:
+def _positive(name: str, text: str, unit: str = "") -> float:
     try:
         value = float(text)
     except ValueError:
@@ -78,10 +55,177 @@ def _positive(name: str, text: str, unit: str) -> float:
     return value
 
 
+def _positive_int(name: str, text: str) -> int:
+    value = _positive(name, text, "items")
+    if value != int(value):
+        raise ValueError(f"{name}={text!r} is not valid: give a whole number (e.g. '16')")
+    return int(value)
+
+
+def _coverages(name: str, text: str) -> tuple[str, ...]:
+    coverages = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [c for c in coverages if c not in VALID_COVERAGES]
+    if unknown or not coverages:
+        raise ValueError(
+            f"{name}={text!r} is not valid: give a comma-separated list of "
+            f"{' and/or '.join(VALID_COVERAGES)} (e.g. 'jp,g')"
+        )
+    return coverages
+
+
+def _coverage(name: str, text: str) -> str:
+    if text.lower() not in VALID_COVERAGES:
+        raise ValueError(f"{name}={text!r} is not valid: give {' or '.join(VALID_COVERAGES)}")
+    return text.lower()
+
+
+def _cron(name: str, text: str) -> str:
+    if len(text.split()) != 5:
+        raise ValueError(f"{name}={text!r} is not valid: give a 5-field cron expression (e.g. '0 2 * * *')")
+    return text
+
+
+def _timezone(name: str, text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"{name}={text!r} is not valid: give an IANA time zone (e.g. 'UTC')") from error
+    return text
+
+
+def parse_now(name: str, text: str) -> datetime | None:
+    """`live` -> None (the wall clock); an ISO instant (`2026-11-30T00:00:00Z`) -> that instant."""
+    if text.lower() == LIVE:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(
+            f"{name}={text!r} is not valid: give 'live' or an ISO 8601 instant (e.g. '2026-11-30T00:00:00Z')"
+        ) from error
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SORACOM_AUTH_KEY_ID", "auth key id (recommended for machines)"),
+    Setting("SORACOM_AUTH_KEY", "auth key secret", secret=True),
+    Setting("SORACOM_OPERATOR_ID", "operator of a SAM user"),
+    Setting("SORACOM_USER_NAME", "SAM user name"),
+    Setting("SORACOM_EMAIL", "root user email"),
+    Setting("SORACOM_PASSWORD", "password of the SAM or root user", secret=True),
+    Setting("SORACOM_PROFILE", "a soracom-cli profile `<dir>/<name>.json` (must be `chmod 600`)"),
+    Setting("SORACOM_PROFILE_DIR", "folder of the soracom-cli profiles (default `~/.soracom`)"),
+    Setting("SORACOM_COVERAGES", "`jp`, `g` or `jp,g`", default="jp", check=_coverages),
+    Setting(
+        "SORACOM_COVERAGE_TYPE",
+        "coverage of a single-endpoint setup, as soracom-cli (used when SORACOM_COVERAGES is unset)",
+        check=_coverage,
+    ),
+    Setting("SORACOM_ENDPOINT", "API origin override for every coverage (the sandbox's URL, a proxy)"),
+    Setting("SORACOM_ENDPOINT_JP", "API origin override for coverage jp"),
+    Setting("SORACOM_ENDPOINT_G", "API origin override for coverage g"),
+    Setting(
+        "SORACOM_MAX_CONCURRENCY",
+        "parallel API calls per coverage",
+        default=str(ClientSettings().max_concurrency),
+        check=_positive_int,
+    ),
+    Setting("SORACOM_LAKE_ROOT", "lake folder", default="data/lake", group="lake"),
+    Setting("SORACOM_CATALOG_PATH", "DuckDB catalog file", default="data/soracom.duckdb", group="lake"),
+    Setting(
+        "SORACOM_NOW",
+        "the pipeline's clock: `live` (wall clock) or a fixed ISO instant, e.g. to replay a past day "
+        "against a sandbox started with the same `--now`",
+        default=LIVE,
+        group="lake",
+        check=parse_now,
+    ),
+    Setting(
+        "SORACOM_NIGHTLY_CRON",
+        "daily sources and snapshots",
+        default="0 2 * * *",
+        group="schedules",
+        check=_cron,
+    ),
+    Setting("SORACOM_HOURLY_CRON", "audit logs", default="10 * * * *", group="schedules", check=_cron),
+    Setting("SORACOM_BILLING_CRON", "billing months", default="0 6 * * *", group="schedules", check=_cron),
+    Setting(
+        "SORACOM_SCHEDULE_TIMEZONE",
+        "time zone of the crons",
+        default="UTC",
+        group="schedules",
+        check=_timezone,
+    ),
+    Setting(
+        "SORACOM_RETENTION_WARN_DAYS",
+        "warn this many days before an unloaded partition ages out of Soracom "
+        "(`SORACOM_RETENTION_WARN_<TABLE>=10d` or `12h` overrides one table)",
+        default="3",
+        group="retention",
+        check=lambda name, text: _positive(name, text, "days"),
+    ),
+    Setting(
+        "SORACOM_RETENTION_WARN_HOURS",
+        "the same for sources Soracom keeps in hours (audit logs)",
+        default="6",
+        group="retention",
+        check=lambda name, text: _positive(name, text, "hours"),
+    ),
+    Setting(
+        "SORACOM_RETENTION_SENSOR_INTERVAL_S",
+        "seconds between evaluations of the retention sensor (at least 30)",
+        default="3600",
+        group="retention",
+        check=lambda name, text: max(30, int(_positive(name, text, "seconds"))),
+    ),
+)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+# Names, for code that refers to one setting (the definition above is the only one).
+AUTH_KEY_ID = BY_NAME["SORACOM_AUTH_KEY_ID"].name
+AUTH_KEY = BY_NAME["SORACOM_AUTH_KEY"].name
+EMAIL = BY_NAME["SORACOM_EMAIL"].name
+PASSWORD = BY_NAME["SORACOM_PASSWORD"].name
+OPERATOR_ID = BY_NAME["SORACOM_OPERATOR_ID"].name
+USER_NAME = BY_NAME["SORACOM_USER_NAME"].name
+PROFILE = BY_NAME["SORACOM_PROFILE"].name
+PROFILE_DIR = BY_NAME["SORACOM_PROFILE_DIR"].name
+ENDPOINT = BY_NAME["SORACOM_ENDPOINT"].name
+ENDPOINT_JP = BY_NAME["SORACOM_ENDPOINT_JP"].name
+ENDPOINT_G = BY_NAME["SORACOM_ENDPOINT_G"].name
+COVERAGES = BY_NAME["SORACOM_COVERAGES"].name
+COVERAGE_TYPE = BY_NAME["SORACOM_COVERAGE_TYPE"].name
+MAX_CONCURRENCY = BY_NAME["SORACOM_MAX_CONCURRENCY"].name
+LAKE_ROOT = BY_NAME["SORACOM_LAKE_ROOT"].name
+CATALOG_PATH = BY_NAME["SORACOM_CATALOG_PATH"].name
+NOW = BY_NAME["SORACOM_NOW"].name
+NIGHTLY_CRON = BY_NAME["SORACOM_NIGHTLY_CRON"].name
+HOURLY_CRON = BY_NAME["SORACOM_HOURLY_CRON"].name
+BILLING_CRON = BY_NAME["SORACOM_BILLING_CRON"].name
+SCHEDULE_TIMEZONE = BY_NAME["SORACOM_SCHEDULE_TIMEZONE"].name
+RETENTION_WARN_DAYS = BY_NAME["SORACOM_RETENTION_WARN_DAYS"].name
+RETENTION_WARN_HOURS = BY_NAME["SORACOM_RETENTION_WARN_HOURS"].name
+RETENTION_SENSOR_INTERVAL_S = BY_NAME["SORACOM_RETENTION_SENSOR_INTERVAL_S"].name
+RETENTION_WARN_PREFIX = "SORACOM_RETENTION_WARN_"
+
+DEFAULTS: dict[str, str] = {s.name: s.default for s in SETTINGS if s.default is not None}
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The text of a setting that has a default: the environment, else the default."""
+    value = BY_NAME[name].raw(env)
+    assert value is not None, f"{name} has no default"
+    return value
+
+
+def value(name: str, env: Mapping[str, str] | None = None) -> object:
+    """The checked value of a setting (ValueError naming the variable when it is not valid)."""
+    return BY_NAME[name].parsed(env)
+
+
 def retention_sensor_interval_s(env: Mapping[str, str] | None = None) -> int:
     """Seconds between evaluations of the retention sensor (at least 30)."""
-    seconds = _positive(RETENTION_SENSOR_INTERVAL_S, setting(RETENTION_SENSOR_INTERVAL_S, env), "seconds")
-    return max(30, int(seconds))
+    return int(value(RETENTION_SENSOR_INTERVAL_S, env))  # type: ignore[call-overload]
 
 
 def retention_warn_horizon(
@@ -102,17 +246,25 @@ def retention_warn_horizon(
             )
         return timedelta(**{unit: _positive(override_name, override[:-1], unit)})
     if kept_in_hours:
-        return timedelta(hours=_positive(RETENTION_WARN_HOURS, setting(RETENTION_WARN_HOURS, env), "hours"))
-    return timedelta(days=_positive(RETENTION_WARN_DAYS, setting(RETENTION_WARN_DAYS, env), "days"))
+        return timedelta(hours=float(value(RETENTION_WARN_HOURS, env)))  # type: ignore[arg-type]
+    return timedelta(days=float(value(RETENTION_WARN_DAYS, env)))  # type: ignore[arg-type]
 
 
 def parse_coverages(text: str) -> tuple[str, ...]:
     """`"jp,g"` -> `("jp", "g")`; refuses unknown coverages with the accepted values."""
-    coverages = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
-    unknown = [c for c in coverages if c not in VALID_COVERAGES]
-    if unknown or not coverages:
-        raise ValueError(
-            f"{COVERAGES}={text!r} is not valid: give a comma-separated list of "
-            f"{' and/or '.join(VALID_COVERAGES)} (e.g. 'jp,g')"
-        )
-    return coverages
+    return _coverages(COVERAGES, text)
+
+
+def now_setting(env: Mapping[str, str] | None = None) -> datetime | None:
+    """The fixed now of `SORACOM_NOW`, or None for the wall clock."""
+    return value(NOW, env)  # type: ignore[return-value]
+
+
+def markdown_table() -> str:
+    """The README's settings table, from `SETTINGS` (kept in step by a test)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default is not None else ""
+        secret = " (secret: never logged or stored)" if s.secret else ""
+        lines.append(f"| `{s.name}` | {default} | {s.help}{secret} |")
+    return "\n".join(lines)

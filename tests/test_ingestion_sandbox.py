@@ -21,11 +21,11 @@ import duckdb
 import pytest
 
 from assets.partitions import Window, window_for
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES, source
 from pipelines.demo import PlannedRun, execute_runs, plan_runs
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS
 from pipelines.lake import Lake
-from pipelines.resources import LakeResource, SoracomResource
 from sandbox.testing import ProcessSandbox, SandboxHandle, start_sandbox, start_sandbox_process
 from tests.assets import truth
 from tests.reliability.harness import world_for
@@ -52,6 +52,7 @@ def resources_for(box: SandboxHandle | ProcessSandbox, root: Path) -> dict[str, 
             coverages="jp,g",
         ),
         "lake": LakeResource(root=str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
+        "clock": ClockResource(),
     }
 
 

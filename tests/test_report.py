@@ -15,11 +15,11 @@ import duckdb
 import pytest
 
 from assets import model_checks
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES, TABLE_SPECS
 from pipelines.cli import main
 from pipelines.demo import execute_runs, plan_runs
 from pipelines.lake import Lake, build_catalog
-from pipelines.resources import LakeResource, SoracomResource
 from sandbox.testing import SandboxHandle, start_sandbox
 from tests.models import truth
 
@@ -47,6 +47,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
                 coverages="jp",
             ),
             "lake": LakeResource(root=str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
+            "clock": ClockResource(),
         }
         instance = dg.DagsterInstance.ephemeral()
         outcomes = execute_runs(plan_runs(datetime.now(UTC), 2), resources, instance)

@@ -11,10 +11,10 @@ import pytest
 
 from assets.checks import RETENTION_CHECKS, retention_report
 from assets.partitions import daily_partitions, hourly_partitions, monthly_partitions, window_for
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import API_AUDIT, BILLS, SESSION_EVENTS, SIM_INVENTORY, months_before
 from assets.tables import source
 from pipelines.lake import Lake
-from pipelines.resources import LakeResource, SoracomResource
 
 NOW = datetime(2026, 11, 30, 3, 30, tzinfo=UTC)
 
@@ -64,6 +64,7 @@ def test_materializing_an_aged_out_partition_fails_before_any_api_call(tmp_path:
         resources={
             "soracom": SoracomResource(auth_key_id="k", auth_key="s", endpoint="http://127.0.0.1:9"),
             "lake": LakeResource(root=str(tmp_path / "lake"), catalog_path=str(tmp_path / "c.duckdb")),
+            "clock": ClockResource(),
         },
         raise_on_error=False,
     )
@@ -106,7 +107,11 @@ def test_retention_checks_run_in_dagster_and_warn(tmp_path: Path) -> None:
     defs = dg.Definitions(
         assets=[s.asset for s in (source(n) for n in ("session_events", "air_traffic_daily"))],
         asset_checks=[c for c in RETENTION_CHECKS if {k.name for k in c.check_keys} & {"retention_risk"}],
-        resources={"lake": LakeResource(root=str(tmp_path / "lake")), "soracom": SoracomResource()},
+        resources={
+            "lake": LakeResource(root=str(tmp_path / "lake")),
+            "soracom": SoracomResource(),
+            "clock": ClockResource(),
+        },
         jobs=[
             dg.define_asset_job(
                 "checks",

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.models import MODEL_ASSETS, MODELS, SQL_DIR, after_models
+from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
 from pipelines.lake import ModelError, discover_models
-from pipelines.resources import LakeResource
 from tests.models.conftest import BuiltLake, materialise_all
 
 TABLES = [s.name for s in TABLE_SPECS]

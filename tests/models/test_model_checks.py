@@ -15,9 +15,9 @@ import pytest
 from assets import model_checks as mc
 from assets.billing import ITEMS_SPEC
 from assets.models import MODEL_ASSETS, MODELS, MODELS_BY_NAME
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES, TABLE_ASSETS, TABLE_SPECS, source
 from pipelines.lake import Lake, build_model
-from pipelines.resources import LakeResource, SoracomResource
 from tests.models.conftest import BuiltLake
 
 
@@ -143,6 +143,7 @@ def test_every_check_runs_in_dagster_and_passes_on_the_built_lake(built: BuiltLa
         jobs=[job],
         resources={
             "lake": LakeResource(root=built.lake.storage.uri(""), catalog_path=str(built.catalog)),
+            "clock": ClockResource(),
             "soracom": SoracomResource(),
         },
     )

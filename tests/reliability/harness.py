@@ -20,11 +20,11 @@ import duckdb
 from pydantic import Field
 
 from assets.partitions import Window, window_for
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES
 from pipelines.demo import PlannedRun
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import Lake
-from pipelines.resources import LakeResource, SoracomResource
 from pipelines.soracom import ClientSettings
 from tests.assets import truth
 
@@ -59,9 +59,11 @@ def resources(
     root: Path,
     *,
     fast: bool = True,
+    now: datetime | None = None,
     **soracom_fields: Any,
 ) -> dict[str, dg.ConfigurableResource]:
-    """`soracom` + `lake` resources: coverages = the keys of `urls` (coverage -> base URL)."""
+    """`soracom` + `lake` + `clock` resources: coverages = the keys of `urls` (coverage -> base URL);
+    `now` fixes the pipeline's clock (default: the wall clock)."""
     cls = FastRetrySoracomResource if fast else SoracomResource
     fields = {f"endpoint_{c}": url for c, url in urls.items()}
     return {
@@ -73,6 +75,7 @@ def resources(
             **soracom_fields,
         ),
         "lake": LakeResource(root=str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
+        "clock": ClockResource(now_setting=now.isoformat()) if now else ClockResource(),
     }
 
 

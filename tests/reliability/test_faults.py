@@ -23,10 +23,10 @@ import dagster as dg
 import pytest
 
 from assets.catalog import catalog
+from assets.resources import resources_from_env
 from pipelines import settings
 from pipelines.demo import plan_runs
 from pipelines.lake import Lake
-from pipelines.resources import resources_from_env
 from sandbox.testing import start_sandbox_process
 from tests.reliability import harness
 

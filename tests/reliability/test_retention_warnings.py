@@ -11,11 +11,11 @@ import dagster as dg
 import pytest
 
 from assets.checks import RETENTION_CHECKS, retention_report, warn_horizon
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES, source
 from pipelines import settings
 from pipelines.definitions import defs
 from pipelines.lake import Lake
-from pipelines.resources import LakeResource, SoracomResource
 from pipelines.sensors import AT_RISK_TAG, retention_sensor
 
 pytestmark = pytest.mark.reliability
@@ -144,7 +144,11 @@ def test_retention_check_uses_the_configured_horizon(tmp_path: Path, monkeypatch
     check_defs = dg.Definitions(
         assets=assets,
         asset_checks=RETENTION_CHECKS,
-        resources={"lake": LakeResource(root=str(tmp_path / "lake")), "soracom": SoracomResource()},
+        resources={
+            "lake": LakeResource(root=str(tmp_path / "lake")),
+            "soracom": SoracomResource(),
+            "clock": ClockResource(),
+        },
         jobs=[dg.define_asset_job("checks", selection=dg.AssetSelection.checks(*RETENTION_CHECKS))],
     )
     result = check_defs.resolve_job_def("checks").execute_in_process()
@@ -164,7 +168,9 @@ def test_retention_sensor_reports_the_partitions_at_risk_then_skips_once_loaded(
     monkeypatch.setenv(settings.RETENTION_WARN_HOURS, "1")
     lake_resource = LakeResource(root=str(tmp_path / "lake"))
     before = datetime.now(UTC)
-    request = retention_sensor(dg.build_sensor_context(resources={"lake": lake_resource}))
+    request = retention_sensor(
+        dg.build_sensor_context(resources={"lake": lake_resource, "clock": ClockResource()})
+    )
     after = datetime.now(UTC)
     assert isinstance(request, dg.RunRequest), request
     expected = _expected_counts(2, 1)
@@ -177,7 +183,9 @@ def test_retention_sensor_reports_the_partitions_at_risk_then_skips_once_loaded(
         for moment in (before, after):
             for key in retention_report(table, lake, moment)["at_risk"]:
                 _write_empty(lake, table.spec.name, key)
-    skipped = retention_sensor(dg.build_sensor_context(resources={"lake": lake_resource}))
+    skipped = retention_sensor(
+        dg.build_sensor_context(resources={"lake": lake_resource, "clock": ClockResource()})
+    )
     assert isinstance(skipped, dg.SkipReason), skipped
     assert "no unloaded partition" in (skipped.skip_message or "")
 

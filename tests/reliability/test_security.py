@@ -19,8 +19,8 @@ import pytest
 from assets import billing, harvest, inventory, sessions, traffic
 from assets.catalog import catalog
 from assets.partitions import last_days
+from assets.resources import SoracomResource, resources_from_env
 from pipelines import settings
-from pipelines.resources import SoracomResource, resources_from_env
 from pipelines.soracom import CredentialsError
 from sandbox.testing import SandboxHandle, start_sandbox
 from tests.reliability import harness

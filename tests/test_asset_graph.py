@@ -1,0 +1,30 @@
+"""The asset graph (keys, partitions, deps, checks, jobs, schedules, sensors) equals the reviewed
+snapshot `tests/snapshots/asset_graph.json`. After an intended change, run
+`python -m tools.graph --update` and commit the snapshot: the diff is what reviewers read."""
+
+from __future__ import annotations
+
+import json
+
+from assets.tables import SOURCES
+from tools.graph import SNAPSHOT, current
+
+
+def test_the_asset_graph_equals_the_reviewed_snapshot() -> None:
+    want = SNAPSHOT.read_text()
+    got = current()
+    assert got == want, "the asset graph changed: review `python -m tools.graph`, then run it with --update"
+
+
+def test_every_registered_source_is_in_the_snapshot_with_its_job() -> None:
+    graph = json.loads(SNAPSHOT.read_text())
+    jobs = {
+        "daily": "daily_load_job",
+        "snapshot": "snapshot_job",
+        "hourly": "audit_log_job",
+        "billing": "billing_job",
+    }
+    for source in SOURCES:
+        assert source.name in graph["assets"], source.name
+        assert source.name in graph["jobs"][jobs[source.job]]["assets"], source.name
+        assert "catalog" in graph["jobs"][jobs[source.job]]["assets"]

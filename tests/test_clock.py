@@ -1,0 +1,52 @@
+"""One injectable clock: a whole load runs as of a fixed past instant (`SORACOM_NOW` / the
+`clock` resource) against a sandbox started with the same now, no time-faking tools.
+
+Before the clock existed, every guard, fetch and `_loaded_at` read the wall clock: the audit
+hours of a past day were refused as aged out, and the billing months were judged against today.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets.resources import ClockResource, clock_resource_from_env
+from assets.tables import source
+from pipelines import settings
+from pipelines.demo import execute_runs, plan_runs
+from pipelines.lake import Lake
+from sandbox.testing import start_sandbox
+from tests.reliability import harness
+
+pytestmark = [pytest.mark.integration]
+
+PAST_NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)  # far outside every retention window of today
+
+
+def test_a_whole_load_runs_at_a_fixed_past_now(tmp_path: Path) -> None:
+    with start_sandbox(sims=12, seed=11, now=PAST_NOW, coverage="jp") as box:
+        res = harness.resources({"jp": box.url_for("jp")}, box.credentials, tmp_path, now=PAST_NOW)
+        runs = plan_runs(PAST_NOW, 1)
+        outcomes = execute_runs(runs, res, dg.DagsterInstance.ephemeral())
+        assert [o.errors for o in outcomes if not o.success] == []
+        lake = Lake(tmp_path / "lake")
+        compared = harness.assert_lake_matches_world(box.world, lake, runs, ["jp"], now=PAST_NOW)
+    assert {"session_events", "api_audit_logs", "bills"} <= set(compared.rows)
+    bills = lake.read(source("bills").spec, {"month": "2025-06"})
+    assert bills["preliminary"].to_list() == [True]  # June is the current month at PAST_NOW
+    loaded_at = pl.concat(
+        [lake.read(source(t).spec).select("_loaded_at") for t in ("sims", "session_events", "bills")]
+    )
+    assert set(loaded_at["_loaded_at"].to_list()) == {PAST_NOW}
+
+
+def test_the_clock_setting_is_live_by_default_and_checked() -> None:
+    assert clock_resource_from_env({}).fixed() is None
+    fixed = ClockResource(now_setting="2025-06-15T12:00:00Z")
+    assert fixed.now() == PAST_NOW and fixed.now() == fixed.now()
+    with pytest.raises(ValueError, match="SORACOM_NOW='yesterday' is not valid"):
+        settings.value(settings.NOW, {settings.NOW: "yesterday"})

@@ -1,0 +1,1 @@
+"""Developer tools (`python -m tools.<name>`): not part of the installed package."""
