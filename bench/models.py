@@ -1,7 +1,7 @@
 """Model rebuild vs one DuckDB scan of the same lake.
 
 Fills a lake straight from a sandbox World (no HTTP; the ingestion modules' own typing code,
-via tests/models/world_lake.py): a year of daily traffic, `--session-days` of session events
+via testkit/world_lake.py): a year of daily traffic, `--session-days` of session events
 and Harvest entries, a day of 5-minute traffic, a day of audit logs, 12 billing months. Then
 times (a) DuckDB reading every column of every table once, and (b) rebuilding every SQL model
 in order through `build_model`, the function each model asset of the `models_job` calls (staging
@@ -26,7 +26,7 @@ from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake, build_model
 from pipelines.lake.views import quote_literal
 from sandbox.world import World
-from tests.models.world_lake import LoadPlan, fill_lake
+from testkit.world_lake import LoadPlan, fill_lake
 
 TARGET_RATIO = 2.0
 

@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:  # `python bench/nightly.py` puts bench/ first, no
 import psutil  # noqa: E402
 
 from bench.load_one import SOURCES  # noqa: E402
-from sandbox.testing import ProcessSandbox, start_sandbox_process  # noqa: E402
+from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
 
 SCENARIOS = {"generous": 60_000, "tight": 1_200}  # calls per minute per API (operationId)
 

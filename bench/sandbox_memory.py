@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import psutil
 
 from pipelines.soracom import Credentials, SoracomClient
-from sandbox.testing import start_sandbox_process
+from sandbox.process import start_sandbox_process
 
 NOW = "2026-11-30T00:00:00Z"
 

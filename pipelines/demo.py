@@ -72,7 +72,7 @@ def _say(message: str) -> None:
 @contextlib.contextmanager
 def _sandbox(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     """Start the sandbox in a child process; yield the env that points the resources at it."""
-    from sandbox.testing import start_sandbox_process
+    from sandbox.process import start_sandbox_process
 
     now = settings.now_setting()  # SORACOM_NOW: the sandbox serves the same moment as the pipeline's clock
     with start_sandbox_process(sims=args.sims, seed=args.seed, coverage=args.coverage, now=now) as box:

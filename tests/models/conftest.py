@@ -16,7 +16,7 @@ from assets.models import MODELS
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake, build_catalog, build_model
 from sandbox.world import World
-from tests.models.world_lake import LoadPlan, fill_lake
+from testkit.world_lake import LoadPlan, fill_lake
 
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from testkit.world_lake import billing_months, closed_days
 from tests.assets.truth import money
 from tests.models import truth
 from tests.models.conftest import BuiltLake
-from tests.models.world_lake import billing_months, closed_days
 
 COVERAGES = ("jp", "g")
 

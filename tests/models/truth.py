@@ -1,6 +1,6 @@
 """Expected mart values computed in plain Python from the sandbox World (never from the SQL).
 
-Each function takes the World and the windows the lake was filled with (tests/models/world_lake.py)
+Each function takes the World and the windows the lake was filled with (testkit/world_lake.py)
 and returns dicts keyed like the mart's grain.
 """
 
