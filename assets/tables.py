@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audit_logs, billing, harvest, inventory, sessions, traffic
+from assets import audit_logs, billing, error_logs, harvest, inventory, sessions, traffic
 from assets.source import LoadJob, Source
 
 SourceTable = Source  # the former name of the class, for older imports
@@ -27,6 +27,7 @@ SOURCES: tuple[Source, ...] = (
     billing.DAILY_BILLS_SOURCE,
     billing.BILLING_ITEMS_SOURCE,
     billing.BILLING_SUMMARIES_SOURCE,
+    error_logs.ERROR_LOGS_SOURCE,
 )
 
 TABLE_ASSETS = [s.asset for s in SOURCES]
@@ -50,5 +51,6 @@ def markdown_table() -> str:
     lines = ["| table | partitions | retention at Soracom | load job | from |", "|---|---|---|---|---|"]
     for s in SOURCES:
         partitions = "daily snapshot" if s.retention.snapshot else "/".join(s.spec.partition_by)
-        lines.append(f"| `{s.name}` | {partitions} | {s.retention.describe()} | {s.job} | {s.api} |")
+        kept = "current state only" if s.retention.snapshot else s.retention.describe()
+        lines.append(f"| `{s.name}` | {partitions} | {kept} | {s.job} | {s.api} |")
     return "\n".join(lines)

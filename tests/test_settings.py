@@ -13,11 +13,13 @@ from pipelines import settings
 from tools import docs
 
 
-def test_the_readme_tables_are_generated_from_the_definitions() -> None:
-    text = docs.README.read_text()
-    assert docs.render(text) == text, "README.md is out of step: run python -m tools.docs"
+def test_the_docs_tables_are_generated_from_the_definitions() -> None:
+    for path, names in docs.FILES.items():
+        text = path.read_text()
+        assert docs.render(text, names) == text, f"{path.name} is out of step: run python -m tools.docs"
+    readme = docs.README.read_text()
     for setting in settings.SETTINGS:
-        assert f"`{setting.name}`" in text
+        assert f"`{setting.name}`" in readme
 
 
 def test_the_resources_take_their_defaults_from_the_settings() -> None:

@@ -1,7 +1,7 @@
-"""Write the generated tables of README.md from their single definitions.
+"""Write the generated tables of the docs from their single definitions.
 
-    python -m tools.docs          # rewrite the tables in README.md
-    python -m tools.docs --check  # exit 1 if README.md is out of step (tests/test_docs.py)
+    python -m tools.docs          # rewrite the tables in README.md and docs/ingestion.md
+    python -m tools.docs --check  # exit 1 if one is out of step (tests/test_settings.py)
 
 Settings come from `pipelines/settings.py` (`SETTINGS`), source tables from the registry
 (`assets/tables.py`). Each table sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 
 
 def _settings() -> str:
@@ -31,14 +32,20 @@ def _sources() -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {"settings": _settings, "sources": _sources}
+# file -> the tables it holds
+FILES: dict[Path, tuple[str, ...]] = {
+    README: ("settings", "sources"),
+    ROOT / "docs" / "ingestion.md": ("sources",),
+}
 
 
-def render(text: str) -> str:
-    """`text` with every generated table replaced by its current content."""
-    for name, make in TABLES.items():
+def render(text: str, names: Sequence[str] = ("settings", "sources")) -> str:
+    """`text` with each of the generated tables `names` replaced by its current content."""
+    for name in names:
+        make = TABLES[name]
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"README.md has no <!-- {name}:begin --> ... <!-- {name}:end --> block")
+            raise ValueError(f"no <!-- {name}:begin --> ... <!-- {name}:end --> block to fill")
         text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)
     return text
 
@@ -47,16 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.docs", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that README.md is in step")
     args = parser.parse_args(argv)
-    old = README.read_text()
-    new = render(old)
-    if args.check:
+    stale = []
+    for path, names in FILES.items():
+        old = path.read_text()
+        new = render(old, names)
         if new != old:
-            print("README.md is out of step with its definitions: run python -m tools.docs")
-            return 1
-        print("README.md tables are in step")
-        return 0
-    README.write_text(new)
-    print("README.md tables " + ("rewritten" if new != old else "already in step"))
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(new)
+    if args.check and stale:
+        print(f"out of step with their definitions: {', '.join(map(str, stale))}: run python -m tools.docs")
+        return 1
+    print(f"rewrote {', '.join(map(str, stale))}" if stale and not args.check else "generated tables in step")
     return 0
 
 

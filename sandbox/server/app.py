@@ -18,6 +18,7 @@ from sandbox.server import (
     routes_billing,
     routes_harvest,
     routes_inventory,
+    routes_logs,
     routes_sessions,
     routes_stats,
 )
@@ -40,6 +41,7 @@ OPERATIONS: list[Operation] = [
     *routes_harvest.OPERATIONS,
     *routes_audit.OPERATIONS,
     *routes_billing.OPERATIONS,
+    *routes_logs.OPERATIONS,
     *exports_api.OPERATIONS,
 ]
 

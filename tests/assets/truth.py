@@ -113,6 +113,19 @@ def expected_harvest(world: Any, coverage: str, window: Window) -> list[Row]:
 HARVEST_COLUMNS = ["resource_type", "resource_id", "time_ms", "content"]
 
 
+def expected_error_logs(world: Any, coverage: str, window: Window) -> list[Row]:
+    from sandbox.world.error_logs import error_logs
+
+    rows = []
+    for e in error_logs(world, coverage, window.start_ms, window.end_ms):
+        body = json.dumps(e["body"], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        rows.append((e["time"], e["service"], e["logLevel"], e["resourceId"], body))
+    return sort_rows(rows)
+
+
+ERROR_LOG_COLUMNS = ["time_ms", "service", "log_level", "resource_id", "body"]
+
+
 def expected_api_audit(world: Any, coverage: str, window: Window) -> list[Row]:
     rows = []
     for e in world.api_audit_logs(coverage, window.start_ms, window.end_ms):

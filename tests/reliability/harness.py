@@ -130,6 +130,7 @@ DAILY_TABLES = (
     ("air_traffic_daily", truth.AIR_DAILY_COLUMNS, truth.expected_air_daily),
     ("air_traffic_5min", truth.AIR_MINUTES_COLUMNS, truth.expected_air_minutes),
     ("harvest_entries", truth.HARVEST_COLUMNS, truth.expected_harvest),
+    ("error_logs", truth.ERROR_LOG_COLUMNS, truth.expected_error_logs),
 )
 SNAPSHOT_TABLES = (
     ("sims", truth.SIMS_COLUMNS, truth.expected_sims),

@@ -160,6 +160,7 @@ CASES: dict[str, Case] = {
     ),
     "getApiAuditLogs": lambda sb, ids: ("GET", "/v1/audit_logs/api", {"limit": 1000}, None, True),
     "getNapterAuditLogs": lambda sb, ids: ("GET", "/v1/audit_logs/napter", {"limit": 1000}, None, True),
+    "getLogs": lambda sb, ids: ("GET", "/v1/logs", {"limit": 1000}, None, True),
     "getBillingHistory": lambda sb, ids: ("GET", "/v1/bills", {}, None, False),
     "getBilling": lambda sb, ids: ("GET", f"/v1/bills/{ids['month']}", {}, None, False),
     "getBillingPerDay": lambda sb, ids: ("GET", f"/v1/bills/{ids['month']}/daily", {}, None, False),
