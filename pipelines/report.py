@@ -1,8 +1,9 @@
 """`soracom-lake report [--month YYYY-MM]`: a usage and cost summary read from the DuckDB catalog.
 
 It reads only the marts (monthly_summary, billing_reconciliation, sim_monthly_cost,
-sim_daily_usage, cost_by_group_monthly, idle_sims, traffic_anomalies), opens the catalog
-read-only (never blocking a load), and passes the month as a query parameter.
+sim_daily_usage, cost_by_group_monthly, idle_sims, traffic_anomalies) with the queries in
+`sql/report/*.sql`, opens the catalog read-only (never blocking a load), and passes the month
+and the top-N as query parameters.
 """
 
 import argparse
@@ -27,6 +28,9 @@ REQUIRED_MODELS = (
     "traffic_anomalies",
 )
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+REPORT_SQL = (
+    Path(__file__).resolve().parent.parent / "sql" / "report"
+)  # one query per table, beside the models
 
 
 class ReportError(Exception):
@@ -127,134 +131,79 @@ def resolve_month(con: duckdb.DuckDBPyConnection, month: str | None) -> str:
     return month
 
 
+@dataclass(frozen=True)
+class Section:
+    """One table of the report: its query (`sql/report/<query>.sql`, parameters `$month` and
+    `$top`), its title (formatted with month and top) and column headers."""
+
+    query: str
+    title: str
+    headers: tuple[str, ...]
+    empty: str = "(none)"
+
+
+SECTIONS = (
+    Section(
+        "bill",
+        "Bill {month}",
+        ("coverage", "currency", "bill", "state", "data MB", "active SIMs", "billed SIMs", "per active SIM"),
+    ),
+    Section(
+        "reconciliation",
+        "Reconciliation (billing CSV vs monthly bill vs daily bills)",
+        ("coverage", "currency", "bill", "CSV total", "daily bills", "CSV-bill", "daily-CSV daily", "status"),
+    ),
+    Section(
+        "top_cost",
+        "Top {top} SIMs by cost",
+        ("coverage", "SIM", "name", "group", "currency", "total", "basic fee", "data", "data MB", "per MB"),
+    ),
+    Section(
+        "top_traffic",
+        "Top {top} SIMs by traffic (loaded days of {month})",
+        ("coverage", "SIM", "name", "group", "MB", "days", "online h", "sessions"),
+        "(no traffic loaded for this month)",
+    ),
+    Section(
+        "cost_by_group",
+        "Cost by group",
+        ("coverage", "group", "currency", "SIMs", "total", "basic fee", "data", "other", "data MB"),
+    ),
+    Section(
+        "idle_sims",
+        "Idle SIMs: charged in the window but no traffic (savings candidates){idle_totals}",
+        ("coverage", "SIM", "name", "group", "status", "currency", "charges", "window", "last traffic"),
+    ),
+    Section(
+        "anomalies",
+        "Traffic anomalies in {month} (day > factor x baseline; rule in traffic_anomalies.sql)",
+        ("date", "coverage", "SIM", "name", "MB", "baseline MB", "x baseline"),
+    ),
+)
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, month: str, top: int) -> list[tuple[Any, ...]]:
+    """The rows of `sql/report/<name>.sql`, given only the parameters it names."""
+    sql = (REPORT_SQL / f"{name}.sql").read_text()
+    params = {key: value for key, value in (("month", month), ("top", top)) if f"${key}" in sql}
+    return con.execute(sql, params).fetchall()
+
+
+def _idle_totals(con: duckdb.DuckDBPyConnection, month: str, top: int) -> str:
+    totals = query(con, "idle_totals", month, top)
+    return " - " + ", ".join(f"{c}: {n} SIMs, {_text(t)}" for c, n, t in totals) if totals else ""
+
+
 def report_tables(con: duckdb.DuckDBPyConnection, month: str, top: int) -> list[Table]:
-    m = [month]
-    summary = _rows(
-        con,
-        "SELECT coverage, currency, bill_amount, CASE WHEN preliminary THEN 'preliminary' ELSE 'closed' END, "
-        "data_mb, active_sims, billed_sims, cost_per_active_sim FROM monthly_summary WHERE month = ? "
-        "ORDER BY coverage",
-        m,
-    )
-    reconciliation = _rows(
-        con,
-        "SELECT coverage, currency, bill_amount, csv_total, daily_bills_total, csv_minus_bill, "
-        "daily_bills_minus_csv_daily, CASE WHEN reconciled THEN 'ok' WHEN reconciled IS NULL THEN "
-        "'incomplete' ELSE 'MISMATCH' END FROM billing_reconciliation WHERE month = ? ORDER BY coverage",
-        m,
-    )
-    top_cost = _rows(
-        con,
-        "SELECT coverage, coalesce(sim_id, 'IMSI ' || unmapped_imsi), name, group_name, currency, "
-        "total_amount, basic_fee_amount, data_amount, round(data_bytes / 1e6, 1), cost_per_mb "
-        "FROM sim_monthly_cost WHERE month = ? ORDER BY total_amount DESC, sim_id LIMIT ?",
-        [month, top],
-    )
-    top_traffic = _rows(
-        con,
-        "SELECT coverage, coalesce(sim_id, 'IMSI ' || unmapped_imsi), any_value(name), "
-        "any_value(group_name), "
-        "round(sum(total_bytes) / 1e6, 1) AS mb, count(total_bytes) AS days, "
-        "round(sum(online_minutes) / 60, 1) AS online_h, sum(sessions_started) AS sessions "
-        "FROM sim_daily_usage WHERE strftime(date, '%Y-%m') = ? AND total_bytes IS NOT NULL "
-        "GROUP BY ALL ORDER BY mb DESC, 2 LIMIT ?",
-        [month, top],
-    )
-    groups = _rows(
-        con,
-        "SELECT coverage, group_name, currency, sims, total_amount, basic_fee_amount, data_amount, "
-        "other_amount, round(data_bytes / 1e6, 1) FROM cost_by_group_monthly WHERE month = ? "
-        "ORDER BY coverage, total_amount DESC, group_name",
-        m,
-    )
-    idle = _rows(
-        con,
-        "SELECT coverage, sim_id, name, group_name, status, currency, charges_in_window, "
-        "window_start || '..' || window_end, last_traffic_date FROM idle_sims "
-        "ORDER BY charges_in_window DESC, sim_id LIMIT ?",
-        [top],
-    )
-    idle_total = _rows(
-        con,
-        "SELECT coverage, count(*), sum(charges_in_window) FROM idle_sims "
-        "GROUP BY coverage ORDER BY coverage",
-    )
-    anomalies = _rows(
-        con,
-        "SELECT date, coverage, sim_id, name, round(total_bytes / 1e6, 1), round(baseline_bytes / 1e6, 2), "
-        "round(total_bytes / baseline_bytes, 1) FROM traffic_anomalies WHERE strftime(date, '%Y-%m') = ? "
-        "ORDER BY total_bytes / baseline_bytes DESC, date, sim_id LIMIT ?",
-        [month, top],
-    )
-    idle_title = "Idle SIMs: charged in the window but no traffic (savings candidates)"
-    if idle_total:
-        idle_title += " - " + ", ".join(f"{c}: {n} SIMs, {_text(t)}" for c, n, t in idle_total)
+    idle_totals = _idle_totals(con, month, top)
     return [
         Table(
-            f"Bill {month}",
-            (
-                "coverage",
-                "currency",
-                "bill",
-                "state",
-                "data MB",
-                "active SIMs",
-                "billed SIMs",
-                "per active SIM",
-            ),
-            summary,
-        ),
-        Table(
-            "Reconciliation (billing CSV vs monthly bill vs daily bills)",
-            (
-                "coverage",
-                "currency",
-                "bill",
-                "CSV total",
-                "daily bills",
-                "CSV-bill",
-                "daily-CSV daily",
-                "status",
-            ),
-            reconciliation,
-        ),
-        Table(
-            f"Top {top} SIMs by cost",
-            (
-                "coverage",
-                "SIM",
-                "name",
-                "group",
-                "currency",
-                "total",
-                "basic fee",
-                "data",
-                "data MB",
-                "per MB",
-            ),
-            top_cost,
-        ),
-        Table(
-            f"Top {top} SIMs by traffic (loaded days of {month})",
-            ("coverage", "SIM", "name", "group", "MB", "days", "online h", "sessions"),
-            top_traffic,
-            "(no traffic loaded for this month)",
-        ),
-        Table(
-            "Cost by group",
-            ("coverage", "group", "currency", "SIMs", "total", "basic fee", "data", "other", "data MB"),
-            groups,
-        ),
-        Table(
-            idle_title,
-            ("coverage", "SIM", "name", "group", "status", "currency", "charges", "window", "last traffic"),
-            idle,
-        ),
-        Table(
-            f"Traffic anomalies in {month} (day > factor x baseline; rule in traffic_anomalies.sql)",
-            ("date", "coverage", "SIM", "name", "MB", "baseline MB", "x baseline"),
-            anomalies,
-        ),
+            section.title.format(month=month, top=top, idle_totals=idle_totals),
+            section.headers,
+            query(con, section.query, month, top),
+            section.empty,
+        )
+        for section in SECTIONS
     ]
 
 
