@@ -185,6 +185,31 @@ async def _load_windows(
     return loads, stats
 
 
+def _run_metadata(
+    windows: list[Window], loads: list[PartitionLoad], stats: dict[str, dict[str, Any]], seconds: float
+) -> dict[str, Any]:
+    """The materialization's metadata: totals, the window, API stats, and per-partition detail."""
+    metadata: dict[str, Any] = {
+        "rows": dg.MetadataValue.int(sum(load.rows for load in loads)),
+        "api_calls": dg.MetadataValue.int(sum(load.api_calls for load in loads)),
+        "bytes": dg.MetadataValue.int(sum(load.bytes for load in loads)),
+        "window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
+        "window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
+        "coverages": dg.MetadataValue.text(",".join(stats)),
+        "seconds": dg.MetadataValue.float(round(seconds, 3)),
+        "api_stats": dg.MetadataValue.json(
+            {c: {k: v for k, v in s.items() if k != "pages_by_operation"} for c, s in stats.items()}
+        ),
+    }
+    if len(loads) == 1:
+        metadata["path"] = dg.MetadataValue.path(loads[0].path)
+        metadata.update(loads[0].metadata)
+    else:
+        metadata["partitions"] = dg.MetadataValue.int(len(loads))
+        metadata["rows_by_partition"] = dg.MetadataValue.json({load.window.key: load.rows for load in loads})
+    return metadata
+
+
 def load_partitions(
     context: AssetExecutionContext,
     *,
@@ -224,25 +249,7 @@ def load_partitions(
             now=now,
         )
     )
-    metadata: dict[str, Any] = {
-        "rows": dg.MetadataValue.int(sum(load.rows for load in loads)),
-        "api_calls": dg.MetadataValue.int(sum(load.api_calls for load in loads)),
-        "bytes": dg.MetadataValue.int(sum(load.bytes for load in loads)),
-        "window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
-        "window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
-        "coverages": dg.MetadataValue.text(",".join(stats)),
-        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 3)),
-        "api_stats": dg.MetadataValue.json(
-            {c: {k: v for k, v in s.items() if k != "pages_by_operation"} for c, s in stats.items()}
-        ),
-    }
-    if len(loads) == 1:
-        metadata["path"] = dg.MetadataValue.path(loads[0].path)
-        metadata.update(loads[0].metadata)
-    else:
-        metadata["partitions"] = dg.MetadataValue.int(len(loads))
-        metadata["rows_by_partition"] = dg.MetadataValue.json({load.window.key: load.rows for load in loads})
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=_run_metadata(windows, loads, stats, time.monotonic() - started))
 
 
 def define_source_asset(

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from assets import audit_logs, billing, harvest, inventory, sessions, traffic
+from assets import audit_logs, billing, error_logs, harvest, inventory, sessions, traffic
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window
 from pipelines.lake import Lake, TableSpec
 from sandbox.world import World
+from sandbox.world.error_logs import error_logs as world_error_logs
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -27,7 +28,7 @@ class LoadPlan:
     """Which windows of each source the lake gets (all UTC, all closed before the World's now)."""
 
     traffic_days: int = 30  # air_traffic_daily: the last N closed days
-    session_days: int = 4  # session_events and harvest_entries
+    session_days: int = 4  # session_events, harvest_entries and error_logs
     minute_days: int = 1  # air_traffic_5min
     audit_days: int = 2  # API and Napter audit logs, hour by hour
     billing_months: int = 2  # the current month and the ones before it
@@ -100,6 +101,12 @@ def fill_lake(lake: Lake, world: World, plan: LoadPlan = LoadPlan()) -> None:
             harvest.SPEC,
             partition,
             {c: harvest.entries_frame(world.all_harvest_entries(c, w.start_ms, w.end_ms), w) for c in covs},
+        )
+        _write(
+            lake,
+            error_logs.SPEC,
+            partition,
+            {c: error_logs.logs_frame(world_error_logs(world, c, w.start_ms, w.end_ms), w) for c in covs},
         )
 
     for day in days[-plan.minute_days :]:

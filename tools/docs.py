@@ -4,7 +4,8 @@
     python -m tools.docs --check  # exit 1 if one is out of step (tests/test_settings.py)
 
 Settings come from `pipelines/settings.py` (`SETTINGS`), source tables from the registry
-(`assets/tables.py`). Each table sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
+(`assets/tables.py`), the model tables of sql/README.md from the SQL files' first lines.
+Each table sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,29 @@ def _sources() -> str:
     return markdown_table()
 
 
-TABLES: dict[str, Callable[[], str]] = {"settings": _settings, "sources": _sources}
+def _models(layer: str) -> Callable[[], str]:
+    def table() -> str:
+        from assets.models import MODELS
+
+        models = sorted((m for m in MODELS if m.layer == layer), key=lambda m: m.name)
+        return "\n".join(
+            ["| model | description |", "|---|---|", *(f"| `{m.name}` | {m.description} |" for m in models)]
+        )
+
+    return table
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "settings": _settings,
+    "sources": _sources,
+    "staging": _models("staging"),
+    "marts": _models("marts"),
+}
 # file -> the tables it holds
 FILES: dict[Path, tuple[str, ...]] = {
     README: ("settings", "sources"),
     ROOT / "docs" / "ingestion.md": ("sources",),
+    ROOT / "sql" / "README.md": ("staging", "marts"),
 }
 
 
