@@ -51,7 +51,7 @@ class SoracomResource(dg.ConfigurableResource):
     endpoint_g: str | None = Field(default=None, description="SORACOM_ENDPOINT_G: API origin for g")
     coverages: str | None = Field(default=None, description="SORACOM_COVERAGES: comma-separated, jp and/or g")
     max_concurrency: int = Field(
-        default=int(settings.setting(settings.MAX_CONCURRENCY)),
+        default=int(settings.setting(settings.MAX_CONCURRENCY, {})),
         description="SORACOM_MAX_CONCURRENCY: parallel API calls",
     )
 
@@ -60,7 +60,9 @@ class SoracomResource(dg.ConfigurableResource):
         if self.coverages:
             return settings.parse_coverages(self.coverages)
         if self.coverage_type:
-            return settings.parse_coverages(self.coverage_type)
+            return (
+                str(settings.value(settings.COVERAGE_TYPE, {settings.COVERAGE_TYPE: self.coverage_type})),
+            )
         return settings.parse_coverages(settings.setting(settings.COVERAGES, {}))
 
     def _library_env(self) -> dict[str, str]:
