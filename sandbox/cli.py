@@ -2,7 +2,7 @@
 
 The first line on stdout is machine-parsable:
     SANDBOX READY url=http://127.0.0.1:8765 url_g=... operator_id=... auth_key_id=... auth_key=...
-    email=... password=... sam_user_name=... sam_user_password=... now=...
+    email=... password=... sam_user_name=... sam_user_password=... now=... clock=fixed|live
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     world.add_argument("--sims", type=int, default=200, help="number of SIMs (default: 200)")
     world.add_argument("--seed", type=int, default=42, help="random seed of the world (default: 42)")
     world.add_argument(
-        "--now", default=None, help="fixed 'now', e.g. 2026-11-30T00:00:00Z (default: current minute)"
+        "--now",
+        default=None,
+        help="fixed 'now', e.g. 2026-11-30T00:00:00Z (default: the current minute, then fixed); "
+        "'live': now follows the wall clock minute by minute, so new hours, days and months arrive",
     )
     world.add_argument(
         "--coverage", choices=("jp", "g", "both"), default="jp", help="coverages served (default: jp)"
@@ -102,12 +105,13 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
 def run(args: argparse.Namespace) -> int:
     from sandbox.server import create_app
     from sandbox.server.serve import bind_socket, make_server
-    from sandbox.testing import parse_coverages, parse_now
+    from sandbox.testing import parse_clock, parse_coverages, parse_now
     from sandbox.world import World
 
     try:
         settings = _settings(args)
-        now = parse_now(args.now)
+        clock = parse_clock(args.now)
+        now = clock().replace(second=0, microsecond=0) if clock else parse_now(args.now)
         coverages = parse_coverages(args.coverage)
         if args.sims < 1:
             raise ValueError(f"--sims must be at least 1, got {args.sims}")
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         sam_user_name=settings.sam_user_name,
         sam_user_password=settings.sam_user_password,
         now=world.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        clock="live" if clock else "fixed",
         coverages=",".join(coverages),
         sims=str(args.sims),
     )
@@ -144,6 +149,6 @@ def run(args: argparse.Namespace) -> int:
     for coverage in coverages:
         print(f"  {coverage}: {base}{'/g' if coverage == 'g' else ''}/v1", flush=True)
     print("  admin: /_sandbox/settings, /_sandbox/stats   (Ctrl+C to stop)", flush=True)
-    server = make_server(create_app(world, settings))
+    server = make_server(create_app(world, settings, clock))
     server.run(sockets=[sock])
     return 0

@@ -32,6 +32,7 @@ from sandbox.process import (  # noqa: F401  (re-exported: the subprocess sandbo
 )
 from sandbox.server import SandboxSettings, SandboxState, create_app
 from sandbox.server.serve import bind_socket, make_server
+from sandbox.server.state import Clock, wall_clock
 from sandbox.server.stats import ServerStats
 
 DEFAULT_OPERATOR_ID = "OP0000000000"
@@ -47,6 +48,11 @@ def parse_now(now: datetime | str | None) -> datetime | None:
     except ValueError:
         raise ValueError(f"now must be an ISO 8601 time like 2026-11-30T00:00:00Z, got {now!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_clock(now: Any) -> Clock | None:
+    """`live` -> the wall clock (the world's `now` follows it); anything else -> None (fixed)."""
+    return wall_clock if isinstance(now, str) and now.strip().lower() == "live" else None
 
 
 def credentials_of(settings: SandboxSettings | dict[str, Any], operator_id: str) -> dict[str, dict[str, str]]:
@@ -140,13 +146,21 @@ def start_sandbox(
     operator_id: str = DEFAULT_OPERATOR_ID,
     world: Any = None,
     host: str = "127.0.0.1",
+    clock: Clock | None = None,
     **options: Any,
 ) -> Iterator[SandboxHandle]:
     """Serve a World (given, or built from sims/seed/now/coverage) on a free loopback port.
 
+    `now="live"` makes `now` follow the wall clock; `clock=` any other callable returning an
+    aware datetime (tests step it by hand). With a clock, read the current world from
+    `handle.state.world` (`handle.world` is the world the server started with).
+
     Any other keyword is a `SandboxSettings` field (faults, credentials, export knobs).
     """
     _check_setting_names(options)
+    clock = clock or parse_clock(now)
+    if clock is not None and (now is None or parse_clock(now) is not None):
+        now = clock().replace(second=0, microsecond=0)
     if world is None:
         from sandbox.world import World
 
@@ -159,7 +173,7 @@ def start_sandbox(
         )
     settings = SandboxSettings()
     settings.update(options)
-    app = create_app(world, settings)
+    app = create_app(world, settings, clock)
     sock = bind_socket(host, 0)
     port = sock.getsockname()[1]
     server = make_server(app)

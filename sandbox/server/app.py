@@ -28,7 +28,7 @@ from sandbox.server.exports import DOWNLOAD_PREFIX
 from sandbox.server.faults import silence_drop_logs
 from sandbox.server.routes_admin import admin_routes
 from sandbox.server.settings import SandboxSettings
-from sandbox.server.state import COVERAGE_PREFIX, SandboxState
+from sandbox.server.state import COVERAGE_PREFIX, Clock, SandboxState
 
 if TYPE_CHECKING:
     from sandbox.world import World
@@ -57,9 +57,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(world: World, settings: SandboxSettings | None = None) -> Starlette:
-    """An ASGI app serving `world`; `app.state.sandbox` is the live `SandboxState`."""
-    state = SandboxState(world, settings)
+def create_app(
+    world: World, settings: SandboxSettings | None = None, clock: Clock | None = None
+) -> Starlette:
+    """An ASGI app serving `world`; `app.state.sandbox` is the live `SandboxState`. With a
+    `clock` (e.g. `wall_clock`), the world's `now` follows it minute by minute."""
+    state = SandboxState(world, settings, clock)
     routes: list[Route] = []
     for coverage in world.coverages:
         prefix = COVERAGE_PREFIX[coverage] + "/v1"

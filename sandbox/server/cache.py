@@ -1,5 +1,6 @@
-"""A small LRU map: the world is fixed for a server's life, so what it rendered once can be
-served again (SIM objects, a time list being paged through) without recomputing."""
+"""A small LRU map: the world is fixed while `now` stands still, so what it rendered once can be
+served again (SIM objects, a time list being paged through) without recomputing. A live clock
+clears it when `now` advances."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class Lru(Generic[V]):
         self._items.move_to_end(key)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)

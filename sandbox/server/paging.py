@@ -33,10 +33,8 @@ from sandbox.server.errors import Shape, bad_request
 Style = Literal["both", "next-key", "link"]
 
 # Which header(s) each operation answers with. From the spec: every paged operation has
-# `x-soracom-cli-pagination: header x-soracom-next-key`; the descriptions of some also
-# promise a `link` header. Where the `last_evaluated_key` parameter is documented as a
-# value the client knows itself (IMSI of the last subscriber, time of the last event),
-# the sandbox sends only `link`, so clients meet all three variants.
+# `x-soracom-cli-pagination: header x-soracom-next-key`, so every one sends it; those whose
+# description also promises a `link` header send both.
 NEXT_PAGE_STYLE: dict[str, Style] = {
     "listSims": "both",
     "listSimSessionEvents": "both",
@@ -44,8 +42,8 @@ NEXT_PAGE_STYLE: dict[str, Style] = {
     "getDataFromSim": "both",
     "getDataFromSubscriber": "both",
     "listDataSourceResources": "both",
-    "listSubscribers": "link",
-    "listSessionEvents": "link",
+    "listSubscribers": "both",
+    "listSessionEvents": "both",
     "listGroups": "next-key",
     "getApiAuditLogs": "next-key",
     "getNapterAuditLogs": "next-key",

@@ -11,7 +11,7 @@ from sandbox.server.paging import Limit
 from sandbox.server.timelists import ms_window, time_list
 
 # spec: no bounds ("may be less than the specified value"); the sandbox caps at 1000
-SESSIONS_LIMIT = Limit(default=100, maximum=1000)
+SESSIONS_LIMIT = Limit(default=100, maximum=None)  # spec: no maximum
 
 
 def _event_time(event: dict) -> int:

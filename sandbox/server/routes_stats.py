@@ -29,7 +29,18 @@ def _terminated(sim: dict | None) -> bool:
     return sim is None or sim.get("status") == "terminated"
 
 
+# epoch seconds of 0001-01-01 .. 9999-12-31 UTC: outside, no calendar month or day holds the time
+CALENDAR_S = (-62_135_596_800, 253_402_300_799)
+
+
 def _check_window(call: Call, scope: str, period: str, from_s: int, to_s: int) -> None:
+    for name, value in (("from", from_s), ("to", to_s)):
+        if not CALENDAR_S[0] <= value <= CALENDAR_S[1]:
+            raise bad_request(
+                f"{name}={value} is not a time: give epoch SECONDS between {CALENDAR_S[0]} and "
+                f"{CALENDAR_S[1]} (years 1 to 9999 UTC)",
+                "wrapped",
+            )
     if to_s < from_s:
         raise bad_request(f"from ({from_s}) must not be after to ({to_s}); both are epoch seconds", "wrapped")
     if from_s > 10**11:

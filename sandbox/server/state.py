@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -97,9 +100,24 @@ class Inventory:
         return {g["groupId"]: i for i, g in enumerate(self.groups)}
 
 
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class SandboxState:
-    def __init__(self, world: World, settings: SandboxSettings | None = None) -> None:
-        self.world = world
+    """With a `clock` (`--now live`), `now` follows it: each time the clock reaches a new minute,
+    the world is replaced by the same world at that minute (new hours, days and months arrive;
+    the past does not change) and what was rendered for the old `now` is dropped."""
+
+    def __init__(
+        self, world: World, settings: SandboxSettings | None = None, clock: Clock | None = None
+    ) -> None:
+        self._world = world
+        self._clock = clock
+        self._advance_lock = threading.Lock()
         self.settings = settings or SandboxSettings()
         self.tokens = TokenStore()
         self.limiter = RateLimiter()
@@ -112,12 +130,37 @@ class SandboxState:
         self._started = time.monotonic()
 
     @property
+    def live(self) -> bool:
+        return self._clock is not None
+
+    @property
+    def world(self) -> World:
+        if self._clock is not None:
+            self._follow_clock(self._clock())
+        return self._world
+
+    def _follow_clock(self, moment: datetime) -> None:
+        minute = moment.astimezone(UTC).replace(second=0, microsecond=0)
+        if minute <= self._world.now:
+            return
+        with self._advance_lock:
+            if minute <= self._world.now:
+                return
+            later = self._world.advanced(minute)
+            self.inventories = {cov: Inventory(later, cov) for cov in later.coverages}
+            self.lists.clear()
+            self.answers.clear()
+            self._world = later
+
+    @property
     def operator_id(self) -> str:
-        return self.world.operator_id
+        return self._world.operator_id
 
     def clock_ms(self) -> int:
-        """The sandbox clock: the world's `now` plus how long this server has been up."""
-        return self.world.now_ms + int((time.monotonic() - self._started) * 1000)
+        """The sandbox clock: the live clock, or the world's fixed `now` plus server uptime."""
+        if self._clock is not None:
+            return int(self._clock().timestamp() * 1000)
+        return self._world.now_ms + int((time.monotonic() - self._started) * 1000)
 
     def coverage_of_sim(self, sim_id: str) -> str | None:
         for coverage, inventory in self.inventories.items():

@@ -2,7 +2,8 @@
 
 Windows are `[from, to)` in epoch milliseconds. A missing `from` means "as far back as
 Soracom keeps"; a `from` older than the retention window is silently raised to it (the
-data is gone, as on Soracom); a missing `to` means now.
+data is gone, as on Soracom); a missing `to`, or one after now, means now: nothing after
+now exists, and a far-future `to` (e.g. 2^48) must cost no more than its answer.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def ms_window(
             f"{from_name} must not be after {to_name} (both in epoch milliseconds)", call.error_shape
         )
     start = kept_from_ms if asked_from is None else max(asked_from, kept_from_ms)
-    end = now_ms if asked_to is None else asked_to
+    end = now_ms if asked_to is None else min(asked_to, now_ms)
     return start, max(start, end)
 
 

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from sandbox.world import traffic
 from sandbox.world.activity import Activity, Usage
+from sandbox.world.events import SUBSCRIPTION
 from sandbox.world.pricing import SPEED_CLASSES
 from sandbox.world.timeutil import (
     BUCKET_S,
@@ -180,6 +181,23 @@ def usage_rows(
     return list(iter_usage_rows(act, period, from_s, to_s, sims))
 
 
+# The export's `type` column: the speed class on jp; on g the subscription of the IMSI (the
+# audit found e.g. `plan01s` there), so on g an IMSI's rows merge across speed classes.
+G_EXPORT_TYPES: tuple[str, ...] = (SUBSCRIPTION[("g", 0)], SUBSCRIPTION[("g", 1)])
+
+
+def is_global(inv: Any, sims: NDArray[np.int64]) -> bool:
+    """True if `sims` (one coverage, as every export is) are of coverage g."""
+    return len(sims) > 0 and inv.coverage_of(int(sims[0])) == "g"
+
+
+def by_export_type(usage: Usage, global_coverage: bool) -> tuple[Usage, tuple[str, ...]]:
+    """Usage keyed by the export's `type` code, and the labels of the codes."""
+    if not global_coverage:
+        return usage, SPEED_CLASSES
+    return Usage.aggregate(usage.sim, usage.slot, usage.slot.copy(), usage.values), G_EXPORT_TYPES
+
+
 def iter_usage_rows(
     act: Activity, period: str, from_s: int, to_s: int, sims: NDArray[np.int64]
 ) -> Iterator[dict[str, Any]]:
@@ -198,7 +216,9 @@ def iter_usage_rows(
     else:
         parts = usage_units(act, period, from_s, to_s, sims)
     tag_cache: dict[int, dict[str, str]] = {}
-    for unit, usage in parts:
+    global_coverage = is_global(inv, sims)
+    for unit, unit_usage in parts:
+        usage, labels = by_export_type(unit_usage, global_coverage)
         date = date_text(period, unit)
         rows = []
         for k in range(len(usage.sim)):
@@ -209,7 +229,7 @@ def iter_usage_rows(
             row = {
                 "imsi": inv.imsi[int(usage.slot[k])][i],
                 "date": date,
-                "type": SPEED_CLASSES[int(usage.sc[k])],
+                "type": labels[int(usage.sc[k])],
                 "uploadByteSizeTotal": int(v[0]),
                 "uploadPacketCountTotal": int(v[1]),
                 "downloadByteSizeTotal": int(v[2]),

@@ -83,6 +83,12 @@ class ApiAuditLog:
         with self._lock:
             self._recorded[coverage].append(dict(entry))
 
+    def carry_over(self, earlier: ApiAuditLog) -> None:
+        """Keep the calls an earlier log (the same world at an earlier `now`) recorded."""
+        with earlier._lock, self._lock:
+            for coverage, entries in earlier._recorded.items():
+                self._recorded[coverage].extend(entries)
+
     def entries(self, coverage: str, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
         cov_index = self.coverages.index(coverage)
         hi = min(to_ms, self.now_ms)

@@ -236,7 +236,7 @@ class Billing:
             "yearMonth": yyyymm(mi),
             "currency": self.currency,
             "updatedTime": updated_s,
-            "costBreakdownList": breakdown,
+            "costBreakdownList": breakdown[:SIM_SUMMARY_TOP],
         }
 
     def sim_summary(self, mi: int, updated_s: int) -> dict[str, Any]:
@@ -245,12 +245,15 @@ class Billing:
             {"amount": float(nano_to_decimal(v)), "simId": self.inv.sim_id[s]} for s, v in per_sim.items()
         ]
         breakdown.sort(key=lambda b: (-b["amount"], b["simId"]))
-        return {
+        return {  # the spec: "sorted by amount in descending order, and include up to 100 items"
             "yearMonth": yyyymm(mi),
             "currency": self.currency,
             "updatedTime": updated_s,
-            "costBreakdownList": breakdown,
+            "costBreakdownList": breakdown[:SIM_SUMMARY_TOP],
         }
+
+
+SIM_SUMMARY_TOP = 100  # "COSTS PER SIM (TOP 100)": the summary is not paged, it is cut
 
 
 def _one(kind: int, unit: int, qty: int) -> tuple[NDArray[np.int64], ...]:

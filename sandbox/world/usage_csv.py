@@ -102,7 +102,12 @@ def _unit_chunks(
 
 
 def _chunk_frame(
-    inv: Inventory, period: str, unit: NDArray[np.int64], usage: Usage, tags: pl.DataFrame
+    inv: Inventory,
+    period: str,
+    unit: NDArray[np.int64],
+    usage: Usage,
+    tags: pl.DataFrame,
+    global_coverage: bool = False,
 ) -> pl.DataFrame:
     units = np.unique(unit)
     dates = pl.Series([air_stats.date_text(period, int(u)) for u in units.tolist()], dtype=pl.Utf8)
@@ -123,6 +128,13 @@ def _chunk_frame(
             **{name: pl.Series(usage.values[:, k]) for k, name in enumerate(_VALUE_COLUMNS)},
         }
     )
+    if global_coverage:  # `type` is the IMSI's subscription: merge the IMSI's speed classes
+        frame = frame.with_columns(
+            pl.Series("type", air_stats.G_EXPORT_TYPES, dtype=pl.Utf8).gather(usage.slot)
+        )
+        frame = frame.group_by(["_unit", "_sim", "imsi", "date", "type"]).agg(
+            pl.col(list(_VALUE_COLUMNS)).sum()
+        )
     columns = [*air_stats.CSV_FIXED_COLUMNS, *inv.tag_keys()]
     return frame.join(tags, on="_sim", how="left").sort(["_unit", "imsi", "type"]).select(columns)
 
@@ -146,8 +158,9 @@ def write_usage_csv(
     tags = tag_frame(inv, sims).with_columns(pl.Series("_sim", sims))
     out.write(BOM)
     first = True
+    global_coverage = air_stats.is_global(inv, sims)
     for unit, usage in _unit_chunks(act, period, from_s, to_s, sims):
-        frame = _chunk_frame(inv, period, unit, usage, tags)
+        frame = _chunk_frame(inv, period, unit, usage, tags, global_coverage)
         if frame.height or first:
             frame.write_csv(out, include_header=first, line_terminator="\r\n", quote_style="necessary")
             first = False

@@ -61,6 +61,7 @@ class World:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (e.g. datetime(2025, 1, 1, tzinfo=UTC))")
         self.seed = int(seed)
+        self.sims_count = sims
         self.operator_id = operator_id
         self.now = now.astimezone(UTC)
         self.now_ms = to_ms(self.now)
@@ -71,6 +72,15 @@ class World:
         self._audit = ApiAuditLog(self.seed, operator_id, coverages, self.now_ms)
         self._billing = {c: Billing(self.activity, c, operator_id) for c in coverages}
         self._sorted_ids: dict[str, list[str]] = {}
+
+    def advanced(self, now: datetime) -> World:
+        """The same world at a later `now` (the past is unchanged: data is a function of
+        (seed, SIM, day), `now` only cuts it off), keeping the API calls recorded so far."""
+        if now < self.now:
+            raise ValueError(f"now only moves forward: {now.isoformat()} is before {self.now.isoformat()}")
+        later = World(self.seed, self.sims_count, now, self.coverages, self.operator_id)
+        later._audit.carry_over(self._audit)
+        return later
 
     # --- helpers ---------------------------------------------------------------------------
     def _coverage(self, coverage: str) -> str:

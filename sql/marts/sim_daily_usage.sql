@@ -1,4 +1,4 @@
--- Per SIM and UTC day: traffic by speed class and total, sessions, online minutes, cells, Harvest entries
+-- Per SIM and UTC day: traffic by usage type (speed class on jp, subscription on g) and total, sessions, online minutes, cells, Harvest entries
 -- grain: coverage, date, sim_id, unmapped_imsi
 -- not null: coverage, date
 -- A day counts for a source only when that source has rows for the day in the coverage; where it
@@ -6,7 +6,7 @@
 -- are kept under sim_id NULL with their IMSI in unmapped_imsi. Online minutes and cells come from
 -- stg_session_segments (sessions clipped to the day, robust to late Deleted stamps).
 -- Built to scan each source once and join on plain keys: traffic is summed per SIM-day in one
--- pass (the per-speed-class map is aggregated only for the few SIM-days with several classes), and
+-- pass (the per-type map is aggregated only for the few SIM-days with several types), and
 -- the session and Harvest figures, whose rows always have a SIM, are full-joined to it.
 WITH traffic AS (
     SELECT
@@ -15,14 +15,14 @@ WITH traffic AS (
         CAST(sum(download_bytes) AS BIGINT) AS download_bytes,
         CAST(sum(upload_packets) AS BIGINT) AS upload_packets,
         CAST(sum(download_packets) AS BIGINT) AS download_packets,
-        min(speed_class) AS first_class,
-        max(speed_class) AS last_class
+        min(type) AS first_class,
+        max(type) AS last_class
     FROM stg_air_traffic_daily
     GROUP BY ALL
 ),
 class_sums AS (
     SELECT
-        a.coverage, a.date, a.sim_id, CASE WHEN a.sim_id IS NULL THEN a.imsi END AS unmapped_imsi, a.speed_class,
+        a.coverage, a.date, a.sim_id, CASE WHEN a.sim_id IS NULL THEN a.imsi END AS unmapped_imsi, a.type,
         CAST(sum(a.upload_bytes) AS BIGINT) AS upload_bytes,
         CAST(sum(a.download_bytes) AS BIGINT) AS download_bytes,
         CAST(sum(a.upload_packets) AS BIGINT) AS upload_packets,
@@ -37,12 +37,12 @@ several_classes AS (
     SELECT
         coverage, date, sim_id, unmapped_imsi,
         map_from_entries(list(
-            (speed_class, {
+            (type, {
                 'upload_bytes': upload_bytes, 'download_bytes': download_bytes,
                 'upload_packets': upload_packets, 'download_packets': download_packets
             })
-            ORDER BY speed_class
-        )) AS traffic_by_speed_class
+            ORDER BY type
+        )) AS traffic_by_type
     FROM class_sums
     GROUP BY ALL
 ),
@@ -131,8 +131,8 @@ SELECT
                 'upload_packets': k.upload_packets, 'download_packets': k.download_packets
             }
         }
-        ELSE c.traffic_by_speed_class
-    END AS traffic_by_speed_class,
+        ELSE c.traffic_by_type
+    END AS traffic_by_type,
     CASE WHEN sd.date IS NOT NULL THEN coalesce(k.sessions_started, 0) END AS sessions_started,
     CASE WHEN sd.date IS NOT NULL THEN coalesce(k.online_ms, 0) / 60000.0 END AS online_minutes,
     CASE WHEN sd.date IS NOT NULL THEN coalesce(k.distinct_cells, 0) END AS distinct_cells,

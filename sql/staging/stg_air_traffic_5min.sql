@@ -1,5 +1,6 @@
--- Air traffic per IMSI, ~5-minute bucket and speed class, one row per key, with the SIM it belongs to
--- grain: coverage, imsi, time, speed_class
+-- Air traffic per IMSI, ~5-minute bucket and usage type, one row per key, with the SIM it belongs to
+-- `type`: the speed class on jp, the subscription on g (see stg_air_traffic_daily).
+-- grain: coverage, imsi, time, type
 -- not null: coverage, date, imsi, time
 SELECT
     t.coverage,
@@ -8,7 +9,9 @@ SELECT
     t.unixtime,
     t.imsi,
     m.sim_id,
-    t.speed_class,
+    t.speed_class AS type,
+    CASE WHEN t.coverage <> 'g' THEN t.speed_class END AS speed_class,
+    CASE WHEN t.coverage = 'g' THEN t.speed_class END AS subscription,
     t.upload_bytes,
     t.download_bytes,
     t.upload_bytes + t.download_bytes AS total_bytes,

@@ -43,7 +43,7 @@ def test_sim_daily_usage_traffic(built: BuiltLake, con: duckdb.DuckDBPyConnectio
             con,
             "SELECT sim_id, date, upload_bytes, download_bytes, upload_packets, download_packets, "
             "total_bytes, "
-            "traffic_by_speed_class FROM sim_daily_usage WHERE coverage = ? AND total_bytes > 0",
+            "traffic_by_type FROM sim_daily_usage WHERE coverage = ? AND total_bytes > 0",
             [coverage],
         )
     }

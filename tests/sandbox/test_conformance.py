@@ -9,28 +9,23 @@ resolved against the spec's components; error bodies against `APICallError` /
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from openapi_schema_validator import OAS30Validator
 
+from sandbox.openapi import load_spec
 from sandbox.server import OPERATIONS
 from tests.conftest import authenticated_client, follow_pages
 
-SPEC_PATH = Path("/work/shared/soracom-api/soracom-api.en.yaml")
 DAY_S = 86_400
 DAY_MS = 86_400_000
 
 
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"the OpenAPI file is not at {SPEC_PATH}")
-    with SPEC_PATH.open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return load_spec()
 
 
 def validator_for(spec: dict, schema: dict) -> OAS30Validator:

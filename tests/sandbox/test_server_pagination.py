@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sandbox.openapi import load_spec
+from sandbox.server import OPERATIONS
 from sandbox.server.paging import NEXT_PAGE_STYLE
 from sandbox.world import retention
 from tests.conftest import follow_pages, next_cursor
@@ -60,12 +62,11 @@ def test_short_pages_can_be_switched_off(sandbox, api):
     assert all(len(r.json()) == 9 for r in responses[:-1])
 
 
-def test_subscribers_page_with_link_header_only(sandbox, api):
+def test_subscribers_page_with_both_headers(sandbox, api):
     items, responses = follow_pages(api, "/v1/subscribers", {"limit": 30})
-    assert NEXT_PAGE_STYLE["listSubscribers"] == "link"
     assert len(responses) > 1
     for response in responses[:-1]:
-        assert "x-soracom-next-key" not in response.headers
+        assert response.headers["x-soracom-next-key"]
         assert "rel=next" in response.headers["link"]
     imsis = [s["imsi"] for s in items]
     assert imsis == sorted(imsis) and len(set(imsis)) == len(imsis)
@@ -85,9 +86,20 @@ def test_groups_page_with_next_key_header_only(sandbox, api):
         assert response.headers["x-soracom-next-key"]
 
 
-def test_both_header_styles_occur_across_operations():
-    styles = set(NEXT_PAGE_STYLE.values())
-    assert styles == {"both", "link", "next-key"}
+def test_every_paged_operation_sends_the_next_key_header_the_spec_names():
+    """`x-soracom-cli-pagination` names `x-soracom-next-key` for every paged operation; a `link`
+    header is added where the operation's description promises one."""
+    spec = load_spec()
+    paged = {}
+    for op in OPERATIONS:
+        operation = spec["paths"][op.path][op.method.lower()]
+        pagination = operation.get("x-soracom-cli-pagination")
+        if pagination:
+            assert pagination["response"]["header"] == "x-soracom-next-key", op.operation_id
+            paged[op.operation_id] = (
+                "both" if "link" in operation.get("description", "").lower() else "next-key"
+            )
+    assert paged == NEXT_PAGE_STYLE
 
 
 @pytest.mark.parametrize(
@@ -152,7 +164,7 @@ def test_session_events_page_newest_first_and_match_the_world(sandbox, api):
     assert times == sorted(times, reverse=True)
 
 
-def test_session_events_by_imsi_use_link_only_and_accept_a_plain_time_key(sandbox, api):
+def test_session_events_by_imsi_send_both_headers_and_accept_a_plain_time_key(sandbox, api):
     sim_id = _busy_sim(sandbox)
     world = sandbox.world
     imsi = world.sim(sim_id)["profiles"][next(iter(world.sim(sim_id)["profiles"]))]["primaryImsi"]
@@ -160,7 +172,8 @@ def test_session_events_by_imsi_use_link_only_and_accept_a_plain_time_key(sandbo
     items, responses = follow_pages(api, f"/v1/subscribers/{imsi}/events/sessions", {**window, "limit": 3})
     expected = [e for e in world.session_events(sim_id, window["from"], window["to"]) if e["imsi"] == imsi]
     assert items == expected
-    assert all("x-soracom-next-key" not in r.headers for r in responses)
+    assert len(responses) > 1
+    assert all(r.headers["x-soracom-next-key"] and "link" in r.headers for r in responses[:-1])
     # the spec documents the key as "the time stamp of the last event": continue strictly before it
     last_time = expected[0]["time"]
     answer = api.get(
@@ -229,3 +242,23 @@ def test_link_header_is_usable_as_is(sandbox, api):
     second = httpx.get(sandbox.url + target, headers=dict(api.headers))
     assert second.status_code == 200
     assert second.json()[0]["imsi"] > first.json()[-1]["imsi"]
+
+
+def test_session_events_accept_a_limit_above_1000_as_the_spec_sets_no_maximum(sandbox, api):
+    sim_id = _busy_sim(sandbox)
+    world = sandbox.world
+    imsi = world.sim(sim_id)["profiles"][next(iter(world.sim(sim_id)["profiles"]))]["primaryImsi"]
+    window = {"from": world.now_ms - 2 * DAY_MS, "to": world.now_ms, "limit": 5000}
+    for path in (f"/v1/sims/{sim_id}/events/sessions", f"/v1/subscribers/{imsi}/events/sessions"):
+        answer = api.get(path, params=window)
+        assert answer.status_code == 200, (path, answer.text)
+
+
+def test_sim_billing_summaries_are_the_top_100_not_paged(sandbox, api):
+    answer = api.get("/v1/bills/summaries/sims")
+    assert answer.status_code == 200
+    assert "x-soracom-next-key" not in answer.headers and "link" not in answer.headers
+    for month in answer.json():
+        amounts = [b["amount"] for b in month["costBreakdownList"]]
+        assert len(amounts) <= 100 and amounts == sorted(amounts, reverse=True)
+    assert any(len(m["costBreakdownList"]) == 100 for m in answer.json()), "200 SIMs: some month is capped"

@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.world import UnknownResource, World, retention
 from sandbox.world.inventory import NEVER, TERMINATED
+from sandbox.world.pricing import SPEED_CLASSES
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 DAY_MS = 86_400_000
@@ -121,15 +122,20 @@ def test_summaries_cover_four_months_and_agree_with_the_bills(world, cov):
         amounts = [b["amount"] for b in summary["costBreakdownList"]]
         assert amounts == sorted(amounts, reverse=True)
         assert sum(amounts) == pytest.approx(world.monthly_bill(cov, summary["yearMonth"])["amount"])
+    capped = False
     for summary in sims:
         per_sim: dict[str, Decimal] = defaultdict(Decimal)
         imsi_to_sim = {imsi: s for s in world.sim_ids(cov) for imsi in _imsis(world, s)}
         for r in world.billing_rows(cov, summary["yearMonth"]):
             if r["imsi"]:
                 per_sim[imsi_to_sim[r["imsi"]]] += r["amount"]
+        # the spec: "sorted by amount in descending order, and include up to 100 items" (TOP 100)
+        top = sorted(per_sim.items(), key=lambda kv: (-kv[1], kv[0]))[:100]
+        capped |= len(per_sim) > 100
         assert {b["simId"]: b["amount"] for b in summary["costBreakdownList"]} == pytest.approx(
-            {k: float(v) for k, v in per_sim.items()}
+            {k: float(v) for k, v in top}
         )
+    assert cov == "g" or capped, "jp has more than 100 billed SIMs a month: the cap must show"
 
 
 # --- Air stats ---------------------------------------------------------------------------
@@ -161,6 +167,13 @@ def _stats_as_rows(stats: list[dict]) -> dict:
     }
 
 
+def _per_date(rows: dict) -> dict:
+    out: dict = defaultdict(lambda: np.zeros(4, np.int64))
+    for (date, _), values in rows.items():
+        out[date] = out[date] + values
+    return dict(out)
+
+
 @pytest.mark.parametrize(
     ("cov", "period", "days"),
     [("jp", "day", 10), ("g", "day", 10), ("jp", "month", 70), ("jp", "minutes", 0.25)],
@@ -174,6 +187,8 @@ def test_per_sim_stats_equal_the_export_rows(world, cov, period, days):
     for sim_id in list(world.sim_ids(cov))[:60]:
         stats = _stats_as_rows(world.air_stats_sim(sim_id, period, from_s, to_s))
         expected = rows.get(sim_id, {})
+        if cov == "g":  # the export's type is the subscription there: compare per date
+            stats, expected = _per_date(stats), _per_date(expected)
         assert stats.keys() == expected.keys(), sim_id
         for key, values in stats.items():
             assert values.tolist() == expected[key].tolist(), (sim_id, key)
@@ -503,3 +518,25 @@ def test_bad_input_is_refused_with_a_clear_message(world):
     with pytest.raises(UnknownResource):
         world.session_events("0000000000000000000", 0, 1)
     assert world.sim("0000000000000000000") is None
+
+
+@pytest.mark.parametrize("period", ["day", "minutes"])
+def test_the_usage_export_type_is_the_speed_class_on_jp_and_the_subscription_on_g(world, period):
+    to_s = _now_s(world)
+    from_s = to_s - (3 * DAY_S if period == "day" else 3 * 3600)
+    jp = world.air_usage_rows("jp", period, from_s, to_s)
+    assert jp and {r["type"] for r in jp} <= set(SPEED_CLASSES)
+    g = world.air_usage_rows("g", period, from_s, to_s)
+    assert g and {r["type"] for r in g} <= {"plan01s", "planX3"}
+    subscription = {}
+    for sim_id in world.sim_ids("g"):
+        for event in world.session_events(sim_id, from_s * 1000 - 2 * DAY_MS, to_s * 1000):
+            subscription[event["imsi"]] = event["subscription"]
+    assert all(r["type"] == subscription[r["imsi"]] for r in g if r["imsi"] in subscription)
+    keys = [(r["date"], r["imsi"], r["type"]) for r in g]
+    assert len(keys) == len(set(keys)), "one row per date, IMSI and subscription"
+    # the streamed CSV says the same as the rows
+    csv_rows = _csv(world.air_usage_csv("g", period, from_s, to_s))
+    assert [(r["imsi"], r["date"], r["type"]) for r in csv_rows] == [
+        (r["imsi"], r["date"], r["type"]) for r in g
+    ]

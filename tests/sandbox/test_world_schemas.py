@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from openapi_schema_validator import OAS30Validator
 
+from sandbox.openapi import load_spec
 from sandbox.world import World
 
-SPEC = Path("/work/shared/soracom-api/soracom-api.en.yaml")
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 DAY_MS = 86_400_000
 # keys the official example shows but the schema does not list (documented quirk)
 EXAMPLE_ONLY_KEYS = {"APIAuditLogEntry": {"requestedTimeEpocMs", "statusCode"}}
 
 
-@cache
 def _components() -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.skip(f"OpenAPI file not found at {SPEC}")
-    return yaml.safe_load(SPEC.read_text())["components"]
+    return load_spec()["components"]
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
