@@ -10,12 +10,14 @@ from .csv import parse_csv
 from .endpoints import COVERAGE_ENDPOINTS, api_base_url, resolve_endpoint
 from .errors import (
     CredentialsError,
+    CredentialsRejectedError,
     ExportError,
     PaginationLoopError,
     SoracomAPIError,
     SoracomAuthError,
     SoracomError,
     SoracomRetryError,
+    SoracomSetupError,
 )
 from .settings import ClientSettings
 from .stats import ClientStats
@@ -29,6 +31,7 @@ __all__ = [
     "CoreClient",
     "Credentials",
     "CredentialsError",
+    "CredentialsRejectedError",
     "ExportError",
     "PaginationLoopError",
     "SoracomAPIError",
@@ -36,6 +39,7 @@ __all__ = [
     "SoracomClient",
     "SoracomError",
     "SoracomRetryError",
+    "SoracomSetupError",
     "api_base_url",
     "load_profile",
     "parse_csv",
