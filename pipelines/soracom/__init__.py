@@ -3,7 +3,7 @@
 Plain asyncio + httpx, no Dagster. See docs/client.md for configuration.
 """
 
-from .api import SoracomClient
+from .api import SoracomClient, check_setup
 from .client import ApiResponse, CoreClient
 from .credentials import Credentials, load_profile, profile_path, resolve_credentials
 from .csv import parse_csv
@@ -41,6 +41,7 @@ __all__ = [
     "SoracomRetryError",
     "SoracomSetupError",
     "api_base_url",
+    "check_setup",
     "load_profile",
     "parse_csv",
     "profile_path",

@@ -330,7 +330,7 @@ class CoreClient:
     def _retry_budget(self, call: _Call) -> RetryBudget:
         s = self.settings
         seconds = s.max_retry_seconds
-        if call.operation == "auth" and self._tokens.operator_id is None:
+        if self._is_first_contact(call):
             seconds = first_contact.retry_seconds(self._contact_key, s)
         return RetryBudget(
             s.max_attempts, s.max_rate_limited_attempts, seconds, s.backoff_base_s, s.backoff_max_s
@@ -398,12 +398,17 @@ class CoreClient:
             raise SoracomAuthError(call.name, status, code, message, hint=hint)
         raise SoracomAPIError(call.name, status, code, message)
 
+    def _is_first_contact(self, call: _Call) -> bool:
+        return call.operation == "auth" and self._tokens.operator_id is None
+
     def _transport_fault(self, call: _Call, attempt: _Attempt) -> _Fault:
+        """No answer: retried, except a first contact whose host name does not exist."""
         failure = attempt.error
         self.stats.transport_errors += 1
         log.debug("%s: transport error %s after %.3fs", call.name, type(failure).__name__, attempt.seconds)
         detail = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-        return _Fault("transient", "transport", None, detail, error=failure)
+        final = self._is_first_contact(call) and first_contact.unresolvable(failure)
+        return _Fault("final" if final else "transient", "transport", None, detail, error=failure)
 
     def _answer(self, response: httpx.Response, body: bytes, raw: bool) -> ApiResponse | _Fault:
         """A 2xx answer: its body parsed (or kept as bytes with `raw`), or an invalid-answer fault."""

@@ -111,6 +111,16 @@ def setup_error(
     return None
 
 
+def unresolvable(error: BaseException | None) -> bool:
+    """The host name does not exist (not a resolver that failed for now): no retry helps."""
+    final = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+    while error is not None:
+        if isinstance(error, socket.gaierror):
+            return error.errno in final
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _why(error: SoracomRetryError) -> str:
     """The retry error's text, saying first when the host name does not resolve."""
     cause: BaseException | None = error.__cause__

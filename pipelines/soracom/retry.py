@@ -67,7 +67,7 @@ def server_advised_wait(headers: Mapping[str, str], status: int) -> float | None
     return max(known) if known else None
 
 
-FaultKind = Literal["transient", "rate_limited", "invalid_answer"]
+FaultKind = Literal["transient", "rate_limited", "invalid_answer", "final"]
 
 
 class RetryBudget:
@@ -109,6 +109,8 @@ class RetryBudget:
     def next_delay(self, kind: FaultKind, advised_s: float | None = None) -> float | None:
         """Delay before the next attempt, or None when the budget is spent."""
         remaining = self.max_seconds - self.elapsed
+        if kind == "final":  # waiting will not help (a first contact's host name does not exist)
+            return None
         if kind == "rate_limited" and advised_s is not None:
             self.rate_limited += 1
             delay = advised_s + random.uniform(0, min(1.0, self.base_s))

@@ -77,7 +77,8 @@ def dropper() -> Iterator[_Dropper]:
 
 
 def test_unresolvable_host_is_one_line_naming_dns_and_the_variable(creds):
-    error = _setup_error(_client("http://soracom-lake-test.invalid", creds, first_contact_retry_seconds=0.5))
+    error = _setup_error(_client("http://soracom-lake-test.invalid", creds, first_contact_retry_seconds=10))
+    assert error.__cause__.attempts == 1  # a name that does not exist is not retried
     text = str(error)
     assert "\n" not in text
     assert "does not resolve" in text and "soracom-lake-test.invalid" in text
