@@ -31,7 +31,7 @@ from .errors import (
     parse_error_body,
 )
 from .pagination import CURSOR_PARAM, next_page
-from .ratelimit import RateLimiter
+from .ratelimit import OperationLimiter, RateLimiter
 from .retry import FaultKind, RetryBudget, is_retryable_status, server_advised_wait
 from .settings import ClientSettings
 from .stats import ClientStats
@@ -336,7 +336,9 @@ class CoreClient:
             s.max_attempts, s.max_rate_limited_attempts, seconds, s.backoff_base_s, s.backoff_max_s
         )
 
-    async def _attempt(self, call: _Call, auth: str | dict[str, str] | None, limiter: Any) -> _Attempt:
+    async def _attempt(
+        self, call: _Call, auth: str | dict[str, str] | None, limiter: OperationLimiter | None
+    ) -> _Attempt:
         """Send once. The token is read after the slot and rate waits, right before sending: a
         request that queued longer than the token lived must not send an expired one."""
         managed = auth == "managed"
