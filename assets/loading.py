@@ -25,9 +25,15 @@ from assets.partitions import Window, window_for
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import Retention
 from pipelines.lake import Lake, TableSpec, WriteResult
-from pipelines.soracom import SoracomClient
+from pipelines.soracom import SoracomClient, SoracomRetryError, SoracomSetupError
 
 API_POOL = "soracom_api"  # every source asset; its limit is in pipelines/dagster_instance.yaml
+# A step whose API stayed down past the client's own budget (max_retry_seconds) is run again by
+# Dagster: audit logs are kept 24 h, so a lost hour is lost for good. Raised as RetryRequested
+# for transient errors only, not as a `retry_policy`: in Dagster 1.13 a retry policy turns a
+# SIGTERM of the step into a retry (`op_execution_error_boundary`), so a stopped run went on.
+TRANSIENT_RETRIES = 2
+TRANSIENT_RETRY_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -236,20 +242,42 @@ def load_partitions(
     started = time.monotonic()
     span = f"{windows[0].key}" if len(windows) == 1 else f"{windows[0].key}...{windows[-1].key}"
     context.log.info(f"loading {asset} {span} ({len(windows)} partition(s)) from {soracom.describe()}")
-    loads, stats = asyncio.run(
-        _load_windows(
-            context,
-            spec=spec,
-            windows=windows,
-            lake_partition=lake_partition,
-            soracom=soracom,
-            lake=lake,
-            fetch=fetch,
-            sort_by=sort_by,
-            now=now,
-        )
+    load = _load_windows(
+        context,
+        spec=spec,
+        windows=windows,
+        lake_partition=lake_partition,
+        soracom=soracom,
+        lake=lake,
+        fetch=fetch,
+        sort_by=sort_by,
+        now=now,
     )
+    with _transient_errors_retried(context):
+        loads, stats = asyncio.run(load)
     return dg.MaterializeResult(metadata=_run_metadata(windows, loads, stats, time.monotonic() - started))
+
+
+@contextlib.contextmanager
+def _transient_errors_retried(context: AssetExecutionContext) -> Iterator[None]:
+    """Setup errors end the step with their one line and no retry; an API still failing after
+    the client's retry budget asks Dagster to run the step again, up to TRANSIENT_RETRIES
+    times, then fails with the client's own error."""
+    try:
+        yield
+    except SoracomSetupError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    except SoracomRetryError as error:
+        transient = error.last_status is None or error.last_status >= 500 or error.last_status == 429
+        if not transient:
+            raise
+        if context.retry_number >= TRANSIENT_RETRIES:
+            attempts = f"step attempt {context.retry_number + 1} of {TRANSIENT_RETRIES + 1}"
+            raise dg.Failure(description=f"{error} ({attempts})", allow_retries=False) from error
+        context.log.warning(f"{error}; running the step again in {TRANSIENT_RETRY_WAIT_S:.0f} s")
+        raise dg.RetryRequested(
+            max_retries=TRANSIENT_RETRIES, seconds_to_wait=TRANSIENT_RETRY_WAIT_S
+        ) from error
 
 
 def define_source_asset(

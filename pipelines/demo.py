@@ -35,6 +35,7 @@ from pipelines import report as usage_report
 from pipelines import settings
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.resources import resources_from_env
+from pipelines.soracom import check_setup
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")  # concurrency limits
 AUDIT_MARGIN = timedelta(hours=1)  # leave out audit hours that age out sooner than this
@@ -250,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
             soracom = resources["soracom"].process_config_and_initialize()  # resolves the EnvVars
             soracom.credentials()
             _say(f"loading {soracom.describe()}")
+            check_setup(soracom.client(c) for c in soracom.coverage_list())  # fails fast, one line
         except Exception as error:
             _say(f"error: {error}")
             return 2

@@ -3,19 +3,21 @@
 Plain asyncio + httpx, no Dagster. See docs/client.md for configuration.
 """
 
-from .api import SoracomClient
+from .api import SoracomClient, check_setup
 from .client import ApiResponse, CoreClient
 from .credentials import Credentials, load_profile, profile_path, resolve_credentials
 from .csv import parse_csv
 from .endpoints import COVERAGE_ENDPOINTS, api_base_url, resolve_endpoint
 from .errors import (
     CredentialsError,
+    CredentialsRejectedError,
     ExportError,
     PaginationLoopError,
     SoracomAPIError,
     SoracomAuthError,
     SoracomError,
     SoracomRetryError,
+    SoracomSetupError,
 )
 from .settings import ClientSettings
 from .stats import ClientStats
@@ -29,6 +31,7 @@ __all__ = [
     "CoreClient",
     "Credentials",
     "CredentialsError",
+    "CredentialsRejectedError",
     "ExportError",
     "PaginationLoopError",
     "SoracomAPIError",
@@ -36,7 +39,9 @@ __all__ = [
     "SoracomClient",
     "SoracomError",
     "SoracomRetryError",
+    "SoracomSetupError",
     "api_base_url",
+    "check_setup",
     "load_profile",
     "parse_csv",
     "profile_path",

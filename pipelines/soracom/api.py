@@ -8,8 +8,9 @@ parsed JSON body.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -321,3 +322,15 @@ class SoracomClient(CoreClient):
     ) -> bytes:
         """Run an export (`export_mode=async`, poll, download) and return the file's bytes."""
         return await run_export(self, path, body, operation=operation, path_params=path_params, params=params)
+
+
+def check_setup(clients: Iterable[SoracomClient]) -> None:
+    """Open (authenticate) and close each client now, one after another: a run's preflight.
+    A wrong endpoint, DNS name or key raises `SoracomSetupError` with one line in seconds."""
+
+    async def check() -> None:
+        for client in clients:
+            async with client:
+                pass
+
+    asyncio.run(check())

@@ -5,6 +5,7 @@ rate limiting, pagination and bounded fan-out. Typed helpers live in `api.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json as jsonlib
 import logging
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from . import first_contact
 from .auth import TokenManager
 from .credentials import Credentials
 from .endpoints import check_endpoint, coverage_endpoint
@@ -29,8 +31,8 @@ from .errors import (
     parse_error_body,
 )
 from .pagination import CURSOR_PARAM, next_page
-from .ratelimit import RateLimiter
-from .retry import RetryBudget, is_retryable_status, server_advised_wait
+from .ratelimit import OperationLimiter, RateLimiter
+from .retry import FaultKind, RetryBudget, is_retryable_status, server_advised_wait
 from .settings import ClientSettings
 from .stats import ClientStats
 
@@ -65,6 +67,35 @@ class _Call:
     @property
     def name(self) -> str:
         return f"{self.operation} ({self.method} {self.template})"
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One send: the answer, or the transport error that came instead."""
+
+    response: httpx.Response | None
+    error: httpx.TransportError | None
+    generation: int  # of the token sent (0 for unmanaged calls)
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """A 401 on a managed call: re-authenticate (unless someone did) and send once more."""
+
+    generation: int
+
+
+@dataclass(frozen=True)
+class _Fault:
+    """An attempt to retry: its kind for the budget, its reason for the stats, what to report."""
+
+    kind: FaultKind
+    reason: str
+    status: int | None
+    detail: str
+    advised_s: float | None = None
+    error: BaseException | None = None
 
 
 def _format_path(template: str, path_params: Mapping[str, Any] | None) -> str:
@@ -105,6 +136,8 @@ class CoreClient:
         self.settings = settings or ClientSettings()
         self.stats = ClientStats()
         self._principal = credentials.principal
+        self._credentials = credentials
+        self._contact_key = first_contact.key_of(self.endpoint, credentials)
         self._limiter = RateLimiter(
             enabled=self.settings.rate_limit, margin_s=self.settings.rate_limit_margin_s
         )
@@ -150,11 +183,35 @@ class CoreClient:
             self._http = self._shards[0]
             self._next_shard = itertools.cycle(range(shards))
         try:
-            await self._tokens.authenticate()
+            await self._first_contact()
         except BaseException:
             await self.aclose()
             raise
         self._sync_auth_stats()
+
+    async def preflight(self) -> None:
+        """Check the endpoint and credentials now: `open()`, whose first `/auth` fails within
+        `first_contact_retry_seconds` with a one-line `SoracomSetupError` (or its subclass
+        `CredentialsRejectedError`) naming the cause and the setting to fix."""
+        await self.open()
+
+    async def _first_contact(self) -> None:
+        """`POST /auth`; a failure that means wrong setup is raised as a `SoracomSetupError`
+        (see `first_contact`), and remembered so the run's other clients fail at once."""
+        if self._tokens.operator_id is not None:
+            return
+        first_contact.raise_remembered(self._contact_key)
+        try:
+            await self._tokens.authenticate()
+        except SoracomError as exc:
+            error = first_contact.setup_error(
+                exc, endpoint=self.endpoint, coverage=self.coverage, credentials=self._credentials
+            )
+            if error is None:
+                raise
+            first_contact.failed(self._contact_key, error)
+            raise error from exc
+        first_contact.succeeded(self._contact_key)
 
     async def aclose(self) -> None:
         for shard in self._shards:
@@ -237,7 +294,8 @@ class CoreClient:
     async def _send_unmanaged(
         self, method: str, path: str, body: dict[str, Any], operation: str, headers: dict[str, str] | None
     ) -> Any:
-        """Calls of the token manager itself: fixed headers, no 401 replay."""
+        """Calls of the token manager itself: fixed headers, no 401 replay, no slot (it is called
+        while a slot is held for the request that needs the token)."""
         call = _Call(method, path, path, operation, None, body)
         response = await self._execute(call, headers)
         return response.data
@@ -245,121 +303,156 @@ class CoreClient:
     async def _execute(
         self, call: _Call, auth: str | dict[str, str] | None, raw: bool = False
     ) -> ApiResponse:
+        """One call with its retries: send, judge the answer, wait and send again until an
+        answer is returned, a refusal is raised or the retry budget is spent."""
         if self._http is None:
             raise SoracomError(f"{call.name}: the client is closed; use `async with SoracomClient(...)`")
-        s = self.settings
-        budget = RetryBudget(
-            s.max_attempts,
-            s.max_rate_limited_attempts,
-            s.max_retry_seconds,
-            s.backoff_base_s,
-            s.backoff_max_s,
-        )
+        managed = auth == "managed"
+        budget = self._retry_budget(call)
         limiter = self._limiter.for_operation(call.operation)
         replayed = False
         while True:
-            generation = 0
-            if auth == "managed":
-                headers, generation = await self._tokens.headers()
-                self._sync_auth_stats()
-            else:
-                headers = auth  # type: ignore[assignment]
             budget.start_attempt()
-            response: httpx.Response | None = None
-            failure: Exception | None = None
-            started = time.monotonic()
-            async with self._slots:
-                if limiter is not None:
-                    self.stats.rate_limit_wait_s += await limiter.acquire()
-                self.stats.calls_by_operation[call.operation] += 1
-                try:
-                    response = await self._shards[next(self._next_shard)].request(
-                        call.method, call.path, params=call.params, json=call.body, headers=headers
-                    )
-                except httpx.TransportError as exc:
-                    failure = exc
-                finally:
-                    if limiter is not None:
-                        await limiter.release(
-                            response.headers if response is not None else None,
-                            response.status_code if response is not None else None,
-                        )
-
-            if response is None:
-                self.stats.transport_errors += 1
-                reason, status = "transport", None
-                last_error = (
-                    f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-                )
-                advised = None
-                log.debug(
-                    "%s: transport error %s after %.3fs",
-                    call.name,
-                    type(failure).__name__,
-                    time.monotonic() - started,
-                )
-            else:
-                status = response.status_code
-                body = response.content
-                self.stats.bytes_received += len(body)
-                log.debug(
-                    "%s -> %s (%d bytes) in %.3fs", call.name, status, len(body), time.monotonic() - started
-                )
-                if 200 <= status < 300:
-                    if auth == "managed":
-                        self._tokens.succeeded(generation)
-                    if not body.strip():
-                        return ApiResponse(status, response.headers, b"" if raw else None)
-                    try:
-                        if raw:
-                            if not _framed_as_json(body):
-                                raise ValueError("not a JSON array or object")
-                            return ApiResponse(status, response.headers, body)
-                        return ApiResponse(status, response.headers, jsonlib.loads(body))
-                    except ValueError:
-                        self.stats.invalid_json += 1
-                        reason = "invalid_json"
-                        ctype = response.headers.get("content-type", "no content-type")
-                        last_error = (
-                            f"answered {status} with a body that is not JSON ({ctype}: {_snippet(body)!r})"
-                        )
-                        advised = None
-                elif status == 401 and auth == "managed" and not replayed:
-                    replayed = True
-                    self.stats.unauthorized_replays += 1
-                    await self._tokens.unauthorized(generation)
-                    self._sync_auth_stats()
-                    continue
-                elif is_retryable_status(status):
-                    code, message = parse_error_body(body)
-                    if status == 429:
-                        self.stats.http_429 += 1
-                        reason = "rate_limited"
-                    else:
-                        self.stats.http_5xx += 1
-                        reason = "server_error"
-                    last_error = f"{code}: {message}" if code else (message or "no error body")
-                    advised = server_advised_wait(response.headers, status)
-                else:
-                    code, message = parse_error_body(body)
-                    if status == 401:
-                        hint = (
-                            "The token was refused again right after re-authenticating"
-                            if auth == "managed"
-                            else "Check the credentials"
-                        )
-                        raise SoracomAuthError(call.name, status, code, message, hint=hint)
-                    raise SoracomAPIError(call.name, status, code, message)
-
-            delay = budget.next_delay(rate_limited=status == 429, advised_s=advised)
-            if delay is None:
-                raise SoracomRetryError(call.name, budget.attempts, budget.elapsed, status, last_error)
-            self.stats.retries += 1
-            self.stats.retries_by_reason[reason] += 1
-            log.debug(
-                "%s: retrying in %.2fs after %s (attempt %d)", call.name, delay, reason, budget.attempts
+            attempt = await self._attempt(call, auth, limiter)
+            outcome = self._judge(
+                call, attempt, raw=raw, managed=managed, may_replay=managed and not replayed
             )
-            await asyncio.sleep(delay)
+            if isinstance(outcome, ApiResponse):
+                return outcome
+            if isinstance(outcome, _Replay):
+                replayed = True
+                self.stats.unauthorized_replays += 1
+                await self._tokens.unauthorized(outcome.generation)
+                self._sync_auth_stats()
+                continue
+            await self._wait_to_retry(call, budget, outcome)
+
+    def _retry_budget(self, call: _Call) -> RetryBudget:
+        s = self.settings
+        seconds = s.max_retry_seconds
+        if self._is_first_contact(call):
+            seconds = first_contact.retry_seconds(self._contact_key, s)
+        return RetryBudget(
+            s.max_attempts, s.max_rate_limited_attempts, seconds, s.backoff_base_s, s.backoff_max_s
+        )
+
+    async def _attempt(
+        self, call: _Call, auth: str | dict[str, str] | None, limiter: OperationLimiter | None
+    ) -> _Attempt:
+        """Send once. The token is read after the slot and rate waits, right before sending: a
+        request that queued longer than the token lived must not send an expired one."""
+        managed = auth == "managed"
+        async with self._slots if managed else contextlib.nullcontext():
+            if limiter is not None:
+                self.stats.rate_limit_wait_s += await limiter.acquire()
+            headers, generation = await self._headers(auth)
+            self.stats.calls_by_operation[call.operation] += 1
+            shard = self._shards[next(self._next_shard)]
+            started = time.monotonic()
+            response: httpx.Response | None = None
+            try:
+                response = await shard.request(
+                    call.method, call.path, params=call.params, json=call.body, headers=headers
+                )
+                return _Attempt(response, None, generation, time.monotonic() - started)
+            except httpx.TransportError as exc:
+                return _Attempt(None, exc, generation, time.monotonic() - started)
+            finally:
+                if limiter is not None:
+                    await limiter.release(
+                        response.headers if response is not None else None,
+                        response.status_code if response is not None else None,
+                    )
+
+    async def _headers(self, auth: str | dict[str, str] | None) -> tuple[dict[str, str] | None, int]:
+        if auth != "managed":
+            return auth, 0  # type: ignore[return-value]
+        headers, generation = await self._tokens.headers()
+        self._sync_auth_stats()
+        return headers, generation
+
+    def _judge(
+        self, call: _Call, attempt: _Attempt, *, raw: bool, managed: bool, may_replay: bool
+    ) -> ApiResponse | _Replay | _Fault:
+        """What one attempt means: an answer, a 401 to replay once, a fault to retry, or (raised)
+        a refusal."""
+        response = attempt.response
+        if response is None:
+            return self._transport_fault(call, attempt)
+        status, body = response.status_code, response.content
+        self.stats.bytes_received += len(body)
+        log.debug("%s -> %s (%d bytes) in %.3fs", call.name, status, len(body), attempt.seconds)
+        if 200 <= status < 300:
+            if managed:
+                self._tokens.succeeded(attempt.generation)
+            return self._answer(response, body, raw)
+        if status == 401 and may_replay:
+            return _Replay(attempt.generation)
+        if is_retryable_status(status):
+            return self._status_fault(response, body)
+        code, message = parse_error_body(body)
+        if status == 401:
+            hint = (
+                "The token was refused again right after re-authenticating"
+                if managed
+                else "Check the credentials"
+            )
+            raise SoracomAuthError(call.name, status, code, message, hint=hint)
+        raise SoracomAPIError(call.name, status, code, message)
+
+    def _is_first_contact(self, call: _Call) -> bool:
+        return call.operation == "auth" and self._tokens.operator_id is None
+
+    def _transport_fault(self, call: _Call, attempt: _Attempt) -> _Fault:
+        """No answer: retried, except a first contact whose host name does not exist."""
+        failure = attempt.error
+        self.stats.transport_errors += 1
+        log.debug("%s: transport error %s after %.3fs", call.name, type(failure).__name__, attempt.seconds)
+        detail = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+        final = self._is_first_contact(call) and first_contact.unresolvable(failure)
+        return _Fault("final" if final else "transient", "transport", None, detail, error=failure)
+
+    def _answer(self, response: httpx.Response, body: bytes, raw: bool) -> ApiResponse | _Fault:
+        """A 2xx answer: its body parsed (or kept as bytes with `raw`), or an invalid-answer fault."""
+        status = response.status_code
+        if not body.strip():
+            return ApiResponse(status, response.headers, b"" if raw else None)
+        if raw and _framed_as_json(body):
+            return ApiResponse(status, response.headers, body)
+        if not raw:
+            try:
+                return ApiResponse(status, response.headers, jsonlib.loads(body))
+            except ValueError:
+                pass
+        self.stats.invalid_json += 1
+        ctype = response.headers.get("content-type", "no content-type")
+        detail = f"answered {status} with a body that is not JSON ({ctype}: {_snippet(body)!r})"
+        return _Fault("invalid_answer", "invalid_json", status, detail)
+
+    def _status_fault(self, response: httpx.Response, body: bytes) -> _Fault:
+        """A 429 or 5xx: retried, waiting at least what the server advised."""
+        status = response.status_code
+        code, message = parse_error_body(body)
+        detail = f"{code}: {message}" if code else (message or "no error body")
+        advised = server_advised_wait(response.headers, status)
+        if status == 429:
+            self.stats.http_429 += 1
+            return _Fault("rate_limited", "rate_limited", status, detail, advised)
+        self.stats.http_5xx += 1
+        return _Fault("transient", "server_error", status, detail, advised)
+
+    async def _wait_to_retry(self, call: _Call, budget: RetryBudget, fault: _Fault) -> None:
+        delay = budget.next_delay(fault.kind, fault.advised_s)
+        if delay is None:
+            raise SoracomRetryError(
+                call.name, budget.attempts, budget.elapsed, fault.status, fault.detail
+            ) from fault.error
+        self.stats.retries += 1
+        self.stats.retries_by_reason[fault.reason] += 1
+        log.debug(
+            "%s: retrying in %.2fs after %s (attempt %d)", call.name, delay, fault.reason, budget.attempts
+        )
+        await asyncio.sleep(delay)
 
     # ---- pagination ------------------------------------------------------------------
     async def _page_responses(

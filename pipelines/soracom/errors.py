@@ -54,6 +54,28 @@ class SoracomRetryError(SoracomError):
         )
 
 
+class SoracomSetupError(SoracomError):
+    """The first contact with the API failed in a way that waiting will not fix soon: the
+    endpoint does not resolve, refuses or is not a Soracom API. One line: cause and the
+    setting to fix (`fix`), so a run ends in seconds instead of retrying every step."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        self.cause = cause
+        self.fix = fix
+        SoracomError.__init__(self, f"{cause}; {fix}")  # not super(): the subclass also has an API error
+
+
+class CredentialsRejectedError(SoracomSetupError, SoracomAuthError):
+    """`POST /auth` refused the credentials (401/403): the key or password is wrong."""
+
+    def __init__(self, cause: str, fix: str, status: int, code: str | None, message: str | None) -> None:
+        SoracomSetupError.__init__(self, cause, fix)
+        self.call = "auth (POST /auth)"
+        self.status = status
+        self.code = code
+        self.message = message
+
+
 class PaginationLoopError(SoracomError):
     """A list call returned a cursor it had already returned: paging would never end."""
 

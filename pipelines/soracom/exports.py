@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from .errors import ExportError
-from .retry import backoff_delay, is_retryable_status
+from .retry import RetryBudget, is_retryable_status
 
 if TYPE_CHECKING:
     from .client import CoreClient
@@ -153,7 +153,11 @@ async def _download(client: CoreClient, name: str, url: str, dest: Path | None =
         client._download_transport = httpx.AsyncHTTPTransport(retries=0)
     timeout = httpx.Timeout(s.timeout_s * 5, connect=s.connect_timeout_s).as_dict()
     last = ""
-    for attempt in range(1, s.max_attempts + 1):
+    budget = RetryBudget(
+        s.max_attempts, s.max_rate_limited_attempts, s.max_retry_seconds, s.backoff_base_s, s.backoff_max_s
+    )
+    while True:  # transient failures retried for max_retry_seconds, like API calls
+        budget.start_attempt()
         try:
             request = httpx.Request(
                 "GET", url, headers={"User-Agent": s.user_agent}, extensions={"timeout": timeout}
@@ -188,6 +192,10 @@ async def _download(client: CoreClient, name: str, url: str, dest: Path | None =
                 raise ExportError(
                     f"{name}: downloading {shown} failed with {last} (link expired? export again)"
                 )
-        if attempt < s.max_attempts:
-            await asyncio.sleep(backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s))
-    raise ExportError(f"{name}: downloading {shown} failed {s.max_attempts} times; last: {last}")
+        delay = budget.next_delay("transient")
+        if delay is None:
+            raise ExportError(
+                f"{name}: downloading {shown} failed {budget.attempts} times "
+                f"in {budget.elapsed:.1f}s; last: {last}"
+            )
+        await asyncio.sleep(delay)

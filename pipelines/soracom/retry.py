@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Literal
 
 RATE_LIMIT_REFRESH_HEADER = "x-soracom-ratelimit-seconds-before-refresh"
 
@@ -20,7 +21,7 @@ def is_retryable_status(status: int) -> bool:
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
     """Full-jitter delay before retry number `attempt` (1-based): U(0, min(max, base * 2^(n-1)))."""
-    ceiling = min(max_s, base_s * (2 ** max(attempt - 1, 0)))
+    ceiling = min(max_s, base_s * 2.0 ** min(max(attempt - 1, 0), 64))  # no overflow however long
     return (rng or random).uniform(0, ceiling)
 
 
@@ -66,18 +67,28 @@ def server_advised_wait(headers: Mapping[str, str], status: int) -> float | None
     return max(known) if known else None
 
 
+FaultKind = Literal["transient", "rate_limited", "invalid_answer", "final"]
+
+
 class RetryBudget:
-    """Bounded attempts and bounded total time for one call."""
+    """How long one call may keep trying.
+
+    Transient faults (no answer, a dropped connection, 5xx, a 429 without advice) are bounded by
+    time only, `max_seconds`: an outage of a few minutes is ridden through, however many tries
+    that takes. A 429 with a server-advised wait is bounded by `max_rate_limited` tries (waiting
+    for a rate window is expected); an answer that arrives but is unusable (a 2xx that is not
+    JSON) by `max_invalid` tries, since a server that answers garbage is not recovering.
+    """
 
     def __init__(
         self,
-        max_attempts: int,
+        max_invalid: int,
         max_rate_limited: int,
         max_seconds: float,
         base_s: float,
         max_backoff_s: float,
     ) -> None:
-        self.max_attempts = max_attempts
+        self.max_invalid = max_invalid
         self.max_rate_limited = max_rate_limited
         self.max_seconds = max_seconds
         self.base_s = base_s
@@ -85,6 +96,7 @@ class RetryBudget:
         self.started = time.monotonic()
         self.attempts = 0
         self.faults = 0
+        self.invalid = 0
         self.rate_limited = 0
 
     @property
@@ -94,20 +106,24 @@ class RetryBudget:
     def start_attempt(self) -> None:
         self.attempts += 1
 
-    def next_delay(self, *, rate_limited: bool, advised_s: float | None) -> float | None:
+    def next_delay(self, kind: FaultKind, advised_s: float | None = None) -> float | None:
         """Delay before the next attempt, or None when the budget is spent."""
-        if rate_limited and advised_s is not None:
-            self.rate_limited += 1
-            if self.rate_limited >= self.max_rate_limited:
-                return None
-            delay = advised_s + random.uniform(0, min(1.0, self.base_s))
-        else:
-            self.faults += 1
-            if self.faults >= self.max_attempts:
-                return None
-            delay = backoff_delay(self.faults, self.base_s, self.max_backoff_s)
-            if advised_s is not None:
-                delay = max(delay, advised_s)
-        if self.elapsed + delay > self.max_seconds:
+        remaining = self.max_seconds - self.elapsed
+        if kind == "final":  # waiting will not help (a first contact's host name does not exist)
             return None
-        return delay
+        if kind == "rate_limited" and advised_s is not None:
+            self.rate_limited += 1
+            delay = advised_s + random.uniform(0, min(1.0, self.base_s))
+            # Waiting past the deadline for a window would only end in giving up there.
+            return delay if self.rate_limited < self.max_rate_limited and delay <= remaining else None
+        self.faults += 1
+        if kind == "invalid_answer":
+            self.invalid += 1
+            if self.invalid >= self.max_invalid:
+                return None
+        if remaining <= 0:
+            return None
+        delay = backoff_delay(self.faults, self.base_s, self.max_backoff_s)
+        if advised_s is not None:
+            delay = max(delay, advised_s)
+        return min(delay, remaining)  # a last try at the deadline rather than none

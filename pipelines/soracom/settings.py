@@ -9,16 +9,22 @@ from dataclasses import dataclass
 class ClientSettings:
     """Defaults suit a real account; tests shrink the waits.
 
-    max_attempts bounds tries per call for 5xx, transport errors and invalid JSON;
-    429s that come with a server-advised wait are bounded by max_rate_limited_attempts
-    instead (waiting for a rate window is expected, not a fault). Every call also stops
-    after max_retry_seconds of retrying.
+    Transient faults (connection refused or dropped, DNS, timeouts, 5xx) are retried for
+    max_retry_seconds, however many tries that takes, so an outage of a few minutes is
+    ridden through. 429s that come with a server-advised wait are bounded by
+    max_rate_limited_attempts (waiting for a rate window is expected, not a fault); answers
+    that arrive but are unusable (a 2xx that is not JSON) by max_attempts.
+
+    The first contact of a client (its `/auth`) with an endpoint this process has not
+    reached yet gets first_contact_retry_seconds instead: a wrong endpoint, DNS name or
+    key is a setup error that should end a run in seconds, not after an outage's budget.
     """
 
     max_concurrency: int = 16
     max_attempts: int = 8
     max_rate_limited_attempts: int = 30
     max_retry_seconds: float = 300.0
+    first_contact_retry_seconds: float = 10.0
     timeout_s: float = 60.0
     connect_timeout_s: float = 10.0
     backoff_base_s: float = 0.5
@@ -45,6 +51,12 @@ class ClientSettings:
             raise ValueError(
                 f"token_refresh_fraction must be within (0, 1), got {self.token_refresh_fraction}"
             )
-        for name in ("max_retry_seconds", "timeout_s", "connect_timeout_s", "export_timeout_s"):
+        for name in (
+            "max_retry_seconds",
+            "first_contact_retry_seconds",
+            "timeout_s",
+            "connect_timeout_s",
+            "export_timeout_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

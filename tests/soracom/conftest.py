@@ -49,6 +49,16 @@ def _restore_sandbox_settings(request: pytest.FixtureRequest) -> Iterator[None]:
     handle.reset_rate_limits()
 
 
+@pytest.fixture(autouse=True)
+def _forget_first_contacts() -> Iterator[None]:
+    """Each test starts with no endpoint reached and no setup failure remembered."""
+    from pipelines.soracom import first_contact
+
+    first_contact.forget()
+    yield
+    first_contact.forget()
+
+
 @pytest.fixture
 def creds() -> Credentials:
     return Credentials.auth_key_pair("keyId-sandbox", "secret-sandbox")

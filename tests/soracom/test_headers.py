@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import httpx
 
@@ -65,11 +66,18 @@ def test_backoff_is_full_jitter_and_capped():
     assert max(backoff_delay(1, 0.5, 4.0, rng) for _ in range(100)) <= 0.5
 
 
-def test_retry_budget_bounds_attempts_and_time():
-    budget = RetryBudget(max_attempts=3, max_rate_limited=2, max_seconds=100, base_s=0.01, max_backoff_s=0.01)
-    assert budget.next_delay(rate_limited=False, advised_s=None) is not None
-    assert budget.next_delay(rate_limited=False, advised_s=None) is not None
-    assert budget.next_delay(rate_limited=False, advised_s=None) is None
-    slow = RetryBudget(max_attempts=10, max_rate_limited=10, max_seconds=5, base_s=0.01, max_backoff_s=0.01)
-    assert slow.next_delay(rate_limited=True, advised_s=60) is None  # would exceed the time budget
-    assert slow.next_delay(rate_limited=False, advised_s=1) >= 1
+def test_retry_budget_bounds_transient_faults_by_time_not_count():
+    budget = RetryBudget(max_invalid=3, max_rate_limited=2, max_seconds=100, base_s=0.01, max_backoff_s=0.01)
+    assert all(budget.next_delay("transient") is not None for _ in range(500))  # no cap on count
+    assert budget.next_delay("invalid_answer") is not None
+    assert budget.next_delay("invalid_answer") is not None
+    assert budget.next_delay("invalid_answer") is None  # unusable answers: bounded by count
+    slow = RetryBudget(max_invalid=10, max_rate_limited=10, max_seconds=5, base_s=0.01, max_backoff_s=0.01)
+    assert slow.next_delay("rate_limited", advised_s=60) is None  # would exceed the time budget
+    assert slow.next_delay("transient", advised_s=1) >= 1
+    assert slow.next_delay("transient", advised_s=60) <= 5  # a last try at the deadline
+    spent = RetryBudget(
+        max_invalid=10, max_rate_limited=10, max_seconds=0.001, base_s=0.01, max_backoff_s=0.01
+    )
+    time.sleep(0.01)
+    assert spent.next_delay("transient") is None
