@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
+from assets.source import LOAD_JOBS as KINDS
 from assets.tables import SOURCES
+from pipelines.jobs import LOAD_JOBS
 from tools.graph import SNAPSHOT, current
 
 
