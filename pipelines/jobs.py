@@ -71,6 +71,14 @@ models_job = dg.define_asset_job(
     tags={RUN_KIND_TAG: "models"},
 )
 
+# The job of each `Source.job` kind (assets/source.py): every kind has exactly one.
+LOAD_JOBS = {
+    "daily": daily_load_job,
+    "snapshot": snapshot_job,
+    "hourly": audit_log_job,
+    "billing": billing_job,
+}
+
 JOBS = [
     daily_load_job,
     snapshot_job,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
+from assets.source import LOAD_JOBS as KINDS
 from assets.tables import SOURCES
+from pipelines.jobs import LOAD_JOBS
 from tools.graph import SNAPSHOT, current
 
 
@@ -18,12 +20,8 @@ def test_the_asset_graph_equals_the_reviewed_snapshot() -> None:
 
 def test_every_registered_source_is_in_the_snapshot_with_its_job() -> None:
     graph = json.loads(SNAPSHOT.read_text())
-    jobs = {
-        "daily": "daily_load_job",
-        "snapshot": "snapshot_job",
-        "hourly": "audit_log_job",
-        "billing": "billing_job",
-    }
+    assert set(LOAD_JOBS) == set(KINDS)
+    jobs = {kind: job.name for kind, job in LOAD_JOBS.items()}
     for source in SOURCES:
         assert source.name in graph["assets"], source.name
         assert source.name in graph["jobs"][jobs[source.job]]["assets"], source.name
