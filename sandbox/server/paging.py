@@ -47,6 +47,7 @@ NEXT_PAGE_STYLE: dict[str, Style] = {
     "listGroups": "next-key",
     "getApiAuditLogs": "next-key",
     "getNapterAuditLogs": "next-key",
+    "getLogs": "both",
 }
 
 

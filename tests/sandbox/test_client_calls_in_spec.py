@@ -123,6 +123,7 @@ async def _exercise(client: SoracomClient, world: Any, tmp: Any) -> set[str]:
         "export_latest_bill": lambda: client.export_latest_bill(),
         "get_bill_item_summaries": lambda: client.get_bill_item_summaries(),
         "get_sim_bill_summaries": lambda: client.get_sim_bill_summaries(),
+        "preflight": lambda: client.preflight(),
     }
     for call in calls.values():
         await call()
