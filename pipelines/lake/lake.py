@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pipelines.lake.conform import check_primary_key_file, conform
 from pipelines.lake.errors import LakeError
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
-from pipelines.lake.storage import LocalStorage, Storage
+from pipelines.lake.storage import LocalStorage, Storage, open_storage
 
 PART_FILE = "part-0.parquet"
 COMPRESSION = "zstd"
@@ -41,10 +41,10 @@ class WriteResult:
 
 
 class Lake:
-    """A lake rooted at a directory (an object-store URI later, through `Storage`)."""
+    """A lake rooted at a folder or an object-store URL (`s3://bucket/prefix`, see `open_storage`)."""
 
     def __init__(self, root: str | os.PathLike[str], storage: Storage | None = None) -> None:
-        self.storage: Storage = storage if storage is not None else LocalStorage(root)
+        self.storage: Storage = storage if storage is not None else open_storage(root)
         self.root: str = self.storage.uri("")
 
     def __repr__(self) -> str:
@@ -145,9 +145,12 @@ class Lake:
         return pl.from_arrow(pa.concat_tables(tables))
 
     def scan(self, spec: TableSpec) -> pl.LazyFrame:
-        """A lazy Polars scan of the whole table (Hive columns typed by the spec), for large reads."""
+        """A lazy Polars scan of the whole table (Hive columns typed by the spec), for large reads.
+        On an object store it reads through the lake (`read`), with the store's own credentials."""
         if not self.partitions(spec):
             return pl.from_arrow(spec.schema.empty_table()).lazy()
+        if not isinstance(self.storage, LocalStorage):
+            return self.read(spec).lazy()
         polars_schema = pl.from_arrow(spec.schema.empty_table()).schema
         hive_schema = {c: polars_schema[c] for c in spec.partition_by}
         frame = pl.scan_parquet(
