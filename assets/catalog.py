@@ -5,16 +5,15 @@ the catalog shows every table loaded so far. The build writes a new file and swa
 (`build_catalog`), so BI tools holding the old file are never blocked.
 """
 
-from pathlib import Path
-
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.tables import TABLE_ASSETS, TABLE_SPECS
 from pipelines.lake import ModelError, build_catalog, discover_models
+from pipelines.packaged import sql_dir
 from pipelines.resources import LakeResource
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = sql_dir()
 
 
 @dg.asset(

@@ -16,6 +16,8 @@ from typing import Any, TextIO
 import duckdb
 
 from pipelines import settings
+from pipelines.lake import LakeError
+from pipelines.lake import open_catalog as open_lake_catalog
 
 REQUIRED_MODELS = (
     "monthly_summary",
@@ -93,8 +95,10 @@ def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
     """The catalog, read-only; a clear error when it is missing or has no models yet."""
     if not path.exists():
         raise ReportError(f"the catalog {path} does not exist yet: run `make demo` or a load first")
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
+    try:  # read-only, UTC; refuses a moved or copied catalog, saying how to rebuild it
+        con = open_lake_catalog(path)
+    except LakeError as error:
+        raise ReportError(str(error)) from error
     views = {
         row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     }
