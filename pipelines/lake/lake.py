@@ -153,11 +153,15 @@ class Lake:
             return self.read(spec).lazy()
         polars_schema = pl.from_arrow(spec.schema.empty_table()).schema
         hive_schema = {c: polars_schema[c] for c in spec.partition_by}
+        # The spec's schema, not the first file's: files written before a column was added lack it
+        # (read as nulls), files written after a column was dropped from the spec keep it (ignored).
         frame = pl.scan_parquet(
             self.table_glob(spec),
+            schema={c: t for c, t in polars_schema.items() if c not in hive_schema},
             hive_partitioning=bool(spec.partition_by),
             hive_schema=hive_schema or None,
             missing_columns="insert",
+            extra_columns="ignore",
         )
         return frame.select(spec.schema.names)
 
