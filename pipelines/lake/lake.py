@@ -131,6 +131,15 @@ class Lake:
     def has_partition(self, spec: TableSpec, partition: Mapping[str, object]) -> bool:
         return self.storage.exists(self.partition_key(spec, partition))
 
+    def partition_rows(self, spec: TableSpec, partition: Mapping[str, object]) -> int | None:
+        """Rows in a partition's file, from its footer; None when the partition has no file."""
+        key = self.partition_key(spec, partition)
+        try:
+            with self.storage.open_read(key) as handle:
+                return int(pq.ParquetFile(handle).metadata.num_rows)
+        except FileNotFoundError:
+            return None
+
     def read(self, spec: TableSpec, partition: Mapping[str, object] | None = None) -> pl.DataFrame:
         """Rows of the matching partitions (all, or those equal to a full or partial `partition`),
         with partition columns restored and every column typed as `spec.schema` says."""
