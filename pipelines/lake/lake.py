@@ -113,19 +113,18 @@ class Lake:
     def partitions(self, spec: TableSpec) -> list[dict[str, object]]:
         """Typed values of every loaded partition (those with a file, even an empty one), sorted."""
         found: list[dict[str, object]] = []
-
-        def walk(prefix: str, depth: int, values: dict[str, object]) -> None:
-            if depth == len(spec.partition_by):
-                if self.storage.exists(f"{prefix}/{PART_FILE}"):
-                    found.append(dict(values))
-                return
-            column = spec.partition_by[depth]
-            for segment in self.storage.list_dir(prefix):
-                value = spec.parse_segment(column, segment)
-                if value is not None:
-                    walk(f"{prefix}/{segment}", depth + 1, {**values, column: value})
-
-        walk(spec.name, 0, {})
+        depth = len(spec.partition_by)
+        prefix = spec.name + "/"
+        # One listing of the table (one request per 1000 objects on an object store), not a walk.
+        for key in self.storage.list_files(spec.name):
+            segments = key.removeprefix(prefix).split("/")
+            if len(segments) != depth + 1 or segments[-1] != PART_FILE:
+                continue
+            values = {
+                c: spec.parse_segment(c, seg) for c, seg in zip(spec.partition_by, segments, strict=False)
+            }
+            if all(v is not None for v in values.values()):
+                found.append(values)
         return sorted(found, key=lambda v: tuple(v[c] for c in spec.partition_by))
 
     def has_partition(self, spec: TableSpec, partition: Mapping[str, object]) -> bool:

@@ -63,6 +63,7 @@ class FsspecStorage:
         if not self.base:
             raise LakeError(f"lake root {url!r} names no bucket: use e.g. s3://my-bucket/lake")
         self.staging = LocalStorage(staging_folder())
+        self._uploads_checked = False
 
     def path(self, key: str) -> str:
         return f"{self.base}/{key}" if key else self.base
@@ -83,6 +84,10 @@ class FsspecStorage:
             return []
         prefix = self.path(key).rstrip("/") + "/"
         return sorted(e[len(prefix) :] for e in (str(e).rstrip("/") for e in entries) if e.startswith(prefix))
+
+    def list_files(self, key: str) -> list[str]:
+        base = self.base + "/"
+        return sorted(str(o).removeprefix(base) for o in self.fs.find(self.path(key)))
 
     def open_read(self, key: str) -> BinaryIO:
         # One GET of the whole object: one version, whatever a writer does meanwhile.
@@ -110,10 +115,12 @@ class FsspecStorage:
                     leftover.unlink()
 
     def _abort_stale_uploads(self, key: str) -> None:
-        """Abort incomplete multipart uploads of `key` left by a killed writer (S3 only)."""
-        if not hasattr(self.fs, "list_multipart_uploads"):
+        """Abort incomplete multipart uploads under the lake left by killed writers (S3 only); once
+        per storage object (a run), before its first write."""
+        if self._uploads_checked or not hasattr(self.fs, "list_multipart_uploads"):
             return
-        bucket, _, object_key = self.path(key).partition("/")
+        self._uploads_checked = True
+        bucket, _, prefix = self.path("").partition("/")
         try:
             uploads = self.fs.list_multipart_uploads(bucket)
         except Exception as error:  # listing uploads needs a permission writes do not; never block a write
@@ -122,9 +129,10 @@ class FsspecStorage:
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=min(STALE_UPLOAD_SECONDS, STALE_TEMP_SECONDS))
         for upload in uploads:
             initiated = upload.get("Initiated")
-            if upload.get("Key") == object_key and initiated is not None and initiated < cutoff:
+            upload_key = str(upload.get("Key", ""))
+            if upload_key.startswith(prefix + "/") and initiated is not None and initiated < cutoff:
                 with contextlib.suppress(Exception):
                     self.fs.call_s3(
-                        "abort_multipart_upload", Bucket=bucket, Key=object_key, UploadId=upload["UploadId"]
+                        "abort_multipart_upload", Bucket=bucket, Key=upload_key, UploadId=upload["UploadId"]
                     )
-                    log.warning("aborted a stale multipart upload of %s", self.uri(key))
+                    log.warning("aborted a stale multipart upload of s3://%s/%s", bucket, upload_key)

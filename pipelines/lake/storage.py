@@ -44,6 +44,10 @@ class Storage(Protocol):
         """Names directly under `key` (sorted); empty when `key` does not exist."""
         ...
 
+    def list_files(self, key: str) -> list[str]:
+        """Keys of every file under the folder `key`, at any depth (one listing on an object store)."""
+        ...
+
     def open_read(self, key: str) -> BinaryIO:
         """One handle on one version of `key`: a read through it cannot mix old and new versions."""
         ...
@@ -147,6 +151,14 @@ class LocalStorage:
             return sorted(os.listdir(self.path(key)))
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+    def list_files(self, key: str) -> list[str]:
+        base = self.path(key)
+        found = []
+        for folder, _, files in os.walk(base):
+            relative = Path(folder).relative_to(self.root).as_posix()
+            found += [f"{relative}/{name}" if relative != "." else name for name in files]
+        return sorted(found)
 
     def open_read(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")  # the caller closes it
