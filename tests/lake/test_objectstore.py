@@ -72,3 +72,15 @@ def test_local_roots_and_file_urls_are_folders(tmp_path):
 def test_a_missing_fsspec_driver_says_what_to_install():
     with pytest.raises(LakeError, match=r"soracom-lake\[gcs\]"):
         Lake("gs://bucket/lake")
+
+
+@pytest.mark.parametrize("root", ["ftp://host/lake", "s3:/bucket/lake"])
+def test_demo_refuses_a_lake_root_it_cannot_serve(root, tmp_path, monkeypatch, capsys):
+    from pipelines import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SORACOM_LAKE_ROOT", root)
+    monkeypatch.setenv("SORACOM_CATALOG_PATH", str(tmp_path / "data" / "soracom.duckdb"))
+    assert cli.main(["demo", "--sims", "5", "--days", "1"]) == 2
+    assert "lake root" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # no ./ftp:/... or ./s3:/... folder, no run history
