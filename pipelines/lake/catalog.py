@@ -55,7 +55,9 @@ def build_catalog(
     with storage.atomic_write(target.name) as temp:
         con = duckdb.connect()
         try:
-            con.execute(f"ATTACH {quote_literal(temp)} AS catalog (STORAGE_VERSION '{STORAGE_VERSION}')")
+            con.execute(
+                f"ATTACH {quote_literal(temp)} AS catalog (STORAGE_VERSION {quote_literal(STORAGE_VERSION)})"
+            )
             con.execute("USE catalog")
             con.execute(
                 f"CREATE TABLE {BUILD_TABLE} (lake_root VARCHAR, catalog_path VARCHAR, built_at TIMESTAMPTZ)"
