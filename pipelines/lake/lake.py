@@ -143,8 +143,12 @@ class Lake:
         """Rows of the matching partitions (all, or those equal to a full or partial `partition`),
         with partition columns restored and every column typed as `spec.schema` says."""
         wanted = spec.partition_values(partition or {}, partial=True)
+        if spec.partition_by and set(wanted) == set(spec.partition_by):  # one partition: no listing
+            candidates = [wanted] if self.has_partition(spec, wanted) else []
+        else:
+            candidates = self.partitions(spec)
         tables = []
-        for values in self.partitions(spec):
+        for values in candidates:
             if any(values[c] != v for c, v in wanted.items()):
                 continue
             tables.append(self._read_file(spec, values))
