@@ -6,7 +6,6 @@ the catalog shows every table loaded so far. The build writes a new file and swa
 """
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -14,8 +13,9 @@ from dagster import AssetExecutionContext
 from assets.resources import LakeResource
 from assets.tables import TABLE_ASSETS, TABLE_SPECS
 from pipelines.lake import ModelError, build_catalog, discover_models
+from pipelines.packaged import sql_dir
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = sql_dir()
 DESCRIPTION = "DuckDB catalog: one view per lake table and materialised model, swapped in atomically."
 
 

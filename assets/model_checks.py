@@ -23,7 +23,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-import pyarrow.parquet as pq
 
 from assets.models import MODELS, MODELS_BY_NAME
 from assets.resources import LakeResource
@@ -155,10 +154,8 @@ def evaluate_load_counts(lake: Lake, table: SourceTable, reported: dict[str, int
     """`reported`: Dagster partition key -> rows the load reported. Compare with the lake files."""
     mismatched, missing = [], []
     for key, rows in sorted(reported.items()):
-        path = lake.storage.uri(lake.partition_key(table.spec, table.lake_partition_of(key)))
-        try:
-            in_lake = pq.ParquetFile(path).metadata.num_rows
-        except FileNotFoundError:
+        in_lake = lake.partition_rows(table.spec, table.lake_partition_of(key))  # local or object store
+        if in_lake is None:
             missing.append(key)
             continue
         if in_lake != rows:

@@ -9,8 +9,6 @@ the lineage tables -> staging -> marts shows in the UI and its checks run agains
 inline it when they are built. The catalog, which depends on every model, exposes them as views.
 """
 
-from pathlib import Path
-
 import dagster as dg
 from dagster import AssetExecutionContext
 
@@ -18,8 +16,9 @@ from assets.catalog import catalog_asset
 from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
 from pipelines.lake import SqlModel, ViewResult, build_model, discover_models
+from pipelines.packaged import sql_dir
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = sql_dir()
 MODELS: list[SqlModel] = discover_models(SQL_DIR, [spec.name for spec in TABLE_SPECS])
 MODELS_BY_NAME = {model.name: model for model in MODELS}
 

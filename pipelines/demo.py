@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from assets.billing import billing_months
 from assets.catalog import catalog
@@ -34,6 +33,8 @@ from assets.tables import TABLE_SPECS
 from pipelines import report as usage_report
 from pipelines import settings
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
+from pipelines.lake import LakeError, open_catalog
+from pipelines.lake.storage import check_root, url_scheme
 from pipelines.resources import resources_from_env
 from pipelines.soracom import check_setup
 
@@ -190,7 +191,7 @@ def execute_runs(
 
 
 def _summary(catalog_path: Path) -> list[tuple[str, int]]:
-    con = duckdb.connect(str(catalog_path), read_only=True)
+    con = open_catalog(catalog_path)  # read-only; reads an object-store lake too
     try:
         return [(s.name, con.execute(f'SELECT count(*) FROM "{s.name}"').fetchone()[0]) for s in TABLE_SPECS]
     finally:
@@ -203,7 +204,8 @@ def _paths(args: argparse.Namespace) -> tuple[dict[str, str], Path]:
         data_dir = Path(args.data_dir).resolve()
         lake_root, catalog_path = data_dir / "lake", data_dir / "soracom.duckdb"
     else:
-        lake_root = Path(settings.setting(settings.LAKE_ROOT)).resolve()
+        root = check_root(settings.setting(settings.LAKE_ROOT))  # refuses URLs the lake cannot serve
+        lake_root = root if url_scheme(root) is not None else Path(root).resolve()
         catalog_path = Path(settings.setting(settings.CATALOG_PATH)).resolve()
     paths = {settings.LAKE_ROOT: str(lake_root), settings.CATALOG_PATH: str(catalog_path)}
     return paths, catalog_path.parent / ".dagster"
@@ -241,7 +243,11 @@ def install_instance_config(dagster_home: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    paths, dagster_home = _paths(args)
+    try:
+        paths, dagster_home = _paths(args)
+    except LakeError as error:
+        _say(f"error: {error}")
+        return 2
     install_instance_config(dagster_home)
     source = contextlib.nullcontext({}) if args.real else _sandbox(args)
     started = time.monotonic()

@@ -17,6 +17,9 @@ from typing import Any, TextIO
 import duckdb
 
 from pipelines import settings
+from pipelines.lake import LakeError
+from pipelines.lake import open_catalog as open_lake_catalog
+from pipelines.packaged import sql_dir
 
 REQUIRED_MODELS = (
     "monthly_summary",
@@ -28,9 +31,7 @@ REQUIRED_MODELS = (
     "traffic_anomalies",
 )
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-REPORT_SQL = (
-    Path(__file__).resolve().parent.parent / "sql" / "report"
-)  # one query per table, beside the models
+REPORT_SQL = sql_dir() / "report"  # one query per table, beside the models
 
 
 class ReportError(Exception):
@@ -97,8 +98,10 @@ def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
     """The catalog, read-only; a clear error when it is missing or has no models yet."""
     if not path.exists():
         raise ReportError(f"the catalog {path} does not exist yet: run `make demo` or a load first")
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
+    try:  # read-only, UTC; refuses a moved or copied catalog, saying how to rebuild it
+        con = open_lake_catalog(path)
+    except LakeError as error:
+        raise ReportError(str(error)) from error
     views = {
         row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     }

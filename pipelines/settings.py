@@ -130,7 +130,19 @@ SETTINGS: tuple[Setting, ...] = (
         default=str(ClientSettings().max_concurrency),
         check=_positive_int,
     ),
-    Setting("SORACOM_LAKE_ROOT", "lake folder", default="data/lake", group="lake"),
+    Setting(
+        "SORACOM_LAKE_ROOT",
+        "lake folder, or an object-store URL: `s3://bucket/prefix` (`AWS_ENDPOINT_URL` for MinIO, R2), "
+        "`gs://`, `abfs://`, `file://`",
+        default="data/lake",
+        group="lake",
+    ),
+    Setting(
+        "SORACOM_LAKE_STAGING",
+        "local folder where partitions are staged before their one PUT to an object-store lake "
+        "(default: a private folder under the system temp dir)",
+        group="lake",
+    ),
     Setting("SORACOM_CATALOG_PATH", "DuckDB catalog file", default="data/soracom.duckdb", group="lake"),
     Setting(
         "SORACOM_NOW",

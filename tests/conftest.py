@@ -5,10 +5,13 @@
   restores them.
 - `sandbox_now`: that fixed now (tz-aware UTC datetime).
 - `api`: an httpx client on the sandbox's jp base, already authenticated (auth key).
+- `s3_server`, `s3_bucket`: a real S3-compatible server (moto_server, loopback) and a fresh
+  bucket on it; `lake_root`: runs a test on a local lake and on an S3 lake (marker `s3`).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,6 +19,7 @@ import httpx
 import pytest
 
 from sandbox.testing import SandboxHandle, start_sandbox
+from tests.s3server import S3Server, start_moto_server
 
 SANDBOX_NOW = datetime(2026, 11, 30, tzinfo=UTC)
 SANDBOX_SIMS = 200
@@ -77,3 +81,32 @@ def follow_pages(
             return items, responses
         params["last_evaluated_key"] = cursor
     raise AssertionError(f"{path} did not stop after {max_pages} pages")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (moto_server) on a loopback port, for the whole session."""
+    with start_moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> str:
+    """A fresh bucket on `s3_server`, as `s3://<bucket>`; the AWS variables (also seen by child
+    processes) point at the server, and uploads are staged in a folder of this test."""
+    import s3fs
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SORACOM_LAKE_STAGING", str(tmp_path_factory.mktemp("s3-staging")))
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
+    return f"s3://{bucket}"
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def lake_root(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A lake root on the local disk or on the S3 server: tests taking it run on both."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_bucket") + "/lake"
+    return str(tmp_path / "lake")

@@ -1,6 +1,7 @@
 """End to end: real Dagster materializations against the sandbox on loopback, into a real
 Parquet lake and DuckDB catalog, compared table by table with the World's ground truth for
-the same windows: after a first run, after a re-run, and after a run with faults on.
+the same windows: after a first run, after a re-run, and after a run with faults on. The first
+run and the re-run go to a local lake and to an S3 lake (a moto_server started by the tests).
 
 The faults run talks to a sandbox in a child process, not a thread of the test process: a
 thread shares the GIL and Polars' thread pool with the pipeline under test (the sandbox
@@ -11,21 +12,23 @@ answered 500 for a whole retry budget.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
+import s3fs
 
 from assets.partitions import Window, window_for
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES, source
 from pipelines.demo import PlannedRun, execute_runs, plan_runs
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS
-from pipelines.lake import Lake
+from pipelines.lake import Lake, LocalStorage, open_catalog
 from sandbox.testing import ProcessSandbox, SandboxHandle, start_sandbox, start_sandbox_process
 from tests.assets import truth
 from tests.reliability.harness import world_for
@@ -42,7 +45,10 @@ def box() -> Iterator[SandboxHandle]:
         yield handle
 
 
-def resources_for(box: SandboxHandle | ProcessSandbox, root: Path) -> dict[str, dg.ConfigurableResource]:
+def resources_for(
+    box: SandboxHandle | ProcessSandbox, root: Path, lake_root: str | None = None
+) -> dict[str, dg.ConfigurableResource]:
+    """Resources loading into `lake_root` (default `root/lake`), the catalog in `root`."""
     return {
         "soracom": SoracomResource(
             auth_key_id=box.credentials["authKeyId"],
@@ -51,16 +57,20 @@ def resources_for(box: SandboxHandle | ProcessSandbox, root: Path) -> dict[str, 
             endpoint_g=box.url_for("g"),
             coverages="jp,g",
         ),
-        "lake": LakeResource(root=str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
+        "lake": LakeResource(root=lake_root or str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
         "clock": ClockResource(),
     }
 
 
 def load(
-    box: SandboxHandle | ProcessSandbox, root: Path, days: int = 2, now: datetime | None = None
+    box: SandboxHandle | ProcessSandbox,
+    root: Path,
+    days: int = 2,
+    now: datetime | None = None,
+    lake_root: str | None = None,
 ) -> list[PlannedRun]:
     runs = plan_runs(now or datetime.now(UTC), days)
-    outcomes = execute_runs(runs, resources_for(box, root), dg.DagsterInstance.ephemeral())
+    outcomes = execute_runs(runs, resources_for(box, root, lake_root), dg.DagsterInstance.ephemeral())
     failed = [(o.run.label, o.errors) for o in outcomes if not o.success]
     assert not failed, failed
     return runs
@@ -144,7 +154,7 @@ def assert_lake_matches_world(world: Any, lake: Lake, runs: list[PlannedRun]) ->
 
 
 def assert_catalog_matches_lake(root: Path, lake: Lake) -> None:
-    con = duckdb.connect(str(root / "soracom.duckdb"), read_only=True)
+    con = open_catalog(root / "soracom.duckdb")  # registers an object store's file system
     try:
         for table in SOURCES:
             in_catalog = con.execute(f'SELECT count(*) FROM "{table.spec.name}"').fetchone()[0]
@@ -154,37 +164,64 @@ def assert_catalog_matches_lake(root: Path, lake: Lake) -> None:
         con.close()
 
 
-@pytest.fixture(scope="module")
-def first_load(box: SandboxHandle, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[PlannedRun]]:
-    root = tmp_path_factory.mktemp("lake-first")
-    return root, load(box, root)
+@dataclass(frozen=True)
+class FirstLoad:
+    root: Path  # the catalog's folder
+    lake_root: str  # a folder, or s3://bucket/lake
+    runs: list[PlannedRun]
+    days: int  # S3 loads one day, not two: moto answers slower than a disk
 
 
-def test_first_run_matches_world(box: SandboxHandle, first_load: tuple[Path, list[PlannedRun]]) -> None:
-    root, runs = first_load
-    lake = Lake(root / "lake")
-    assert_lake_matches_world(box.world, lake, runs)
-    assert_catalog_matches_lake(root, lake)
+@pytest.fixture(scope="module", params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def first_load(
+    request: pytest.FixtureRequest, box: SandboxHandle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FirstLoad]:
+    root = tmp_path_factory.mktemp(f"lake-first-{request.param}")
+    if request.param == "local":
+        yield FirstLoad(root, str(root / "lake"), load(box, root), days=2)
+        return
+    server = request.getfixturevalue("s3_server")
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in server.env.items():
+            env.setenv(name, value)
+        env.setenv("SORACOM_LAKE_STAGING", str(tmp_path_factory.mktemp("staging")))
+        bucket = f"ingest-{uuid.uuid4().hex[:12]}"
+        s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
+        lake_root = f"s3://{bucket}/lake"
+        yield FirstLoad(root, lake_root, load(box, root, days=1, lake_root=lake_root), days=1)
 
 
-def test_rerun_replaces_partitions_without_duplicates(
-    box: SandboxHandle, first_load: tuple[Path, list[PlannedRun]]
-) -> None:
-    root, _ = first_load
-    lake = Lake(root / "lake")
+def lake_objects(lake: Lake) -> list[str]:
+    """Every file (or object) under the lake, as storage keys."""
+    if isinstance(lake.storage, LocalStorage):
+        return [str(p.relative_to(lake.storage.root)) for p in lake.storage.root.rglob("*") if p.is_file()]
+    base = lake.storage.path("") + "/"
+    return [o.removeprefix(base) for o in lake.storage.fs.find(lake.storage.path(""))]
+
+
+def test_first_run_matches_world(box: SandboxHandle, first_load: FirstLoad) -> None:
+    lake = Lake(first_load.lake_root)
+    assert_lake_matches_world(box.world, lake, first_load.runs)
+    assert_catalog_matches_lake(first_load.root, lake)
+
+
+def test_rerun_replaces_partitions_without_duplicates(box: SandboxHandle, first_load: FirstLoad) -> None:
+    lake = Lake(first_load.lake_root)
     before = {t.spec.name: lake.read(t.spec).height for t in SOURCES}
-    runs = load(box, root)
+    objects_before = lake_objects(lake)
+    runs = load(box, first_load.root, days=first_load.days, lake_root=first_load.lake_root)
     after = {t.spec.name: lake.read(t.spec).height for t in SOURCES}
     # The audit log gains the calls of this re-run (in hours the comparison skips); nothing else changes.
     assert {k: v for k, v in after.items() if k != "api_audit_logs"} == {
         k: v for k, v in before.items() if k != "api_audit_logs"
     }
-    for table in SOURCES:
-        folder = root / "lake" / table.spec.name
-        files = [p for p in folder.rglob("*") if p.is_file()]
-        assert all(p.name == "part-0.parquet" for p in files), files  # no temp files left behind
+    objects = lake_objects(lake)
+    # no temp files or objects left behind, one file per partition, the same partitions (+ new hours)
+    assert all(o.endswith("/part-0.parquet") for o in objects), objects
+    assert set(objects_before) <= set(objects)
+    print(f"{lake.root}: {len(objects)} partition files after the re-run ({len(objects_before)} before)")
     assert_lake_matches_world(box.world, lake, runs)
-    assert_catalog_matches_lake(root, lake)
+    assert_catalog_matches_lake(first_load.root, lake)
 
 
 FAULT_SIMS, FAULT_SEED = 60, 7

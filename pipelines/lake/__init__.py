@@ -3,7 +3,7 @@
 It knows nothing of Soracom or Dagster. See docs/lake.md for the layout and guarantees.
 """
 
-from pipelines.lake.catalog import build_catalog
+from pipelines.lake.catalog import build_catalog, open_catalog
 from pipelines.lake.errors import LakeError, ModelError, PartitionError, SchemaError
 from pipelines.lake.lake import Lake, WriteResult
 from pipelines.lake.models import (
@@ -15,7 +15,7 @@ from pipelines.lake.models import (
     materialise_model,
 )
 from pipelines.lake.spec import TableSpec
-from pipelines.lake.storage import LocalStorage, Storage
+from pipelines.lake.storage import LocalStorage, Storage, open_storage
 
 __all__ = [
     "Lake",
@@ -34,4 +34,6 @@ __all__ = [
     "create_views",
     "discover_models",
     "materialise_model",
+    "open_catalog",
+    "open_storage",
 ]

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pipelines.lake.conform import check_primary_key_file, conform
 from pipelines.lake.errors import LakeError
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
-from pipelines.lake.storage import LocalStorage, Storage
+from pipelines.lake.storage import LocalStorage, Storage, open_storage
 
 PART_FILE = "part-0.parquet"
 COMPRESSION = "zstd"
@@ -41,10 +41,10 @@ class WriteResult:
 
 
 class Lake:
-    """A lake rooted at a directory (an object-store URI later, through `Storage`)."""
+    """A lake rooted at a folder or an object-store URL (`s3://bucket/prefix`, see `open_storage`)."""
 
     def __init__(self, root: str | os.PathLike[str], storage: Storage | None = None) -> None:
-        self.storage: Storage = storage if storage is not None else LocalStorage(root)
+        self.storage: Storage = storage if storage is not None else open_storage(root)
         self.root: str = self.storage.uri("")
 
     def __repr__(self) -> str:
@@ -113,30 +113,42 @@ class Lake:
     def partitions(self, spec: TableSpec) -> list[dict[str, object]]:
         """Typed values of every loaded partition (those with a file, even an empty one), sorted."""
         found: list[dict[str, object]] = []
-
-        def walk(prefix: str, depth: int, values: dict[str, object]) -> None:
-            if depth == len(spec.partition_by):
-                if self.storage.exists(f"{prefix}/{PART_FILE}"):
-                    found.append(dict(values))
-                return
-            column = spec.partition_by[depth]
-            for segment in self.storage.list_dir(prefix):
-                value = spec.parse_segment(column, segment)
-                if value is not None:
-                    walk(f"{prefix}/{segment}", depth + 1, {**values, column: value})
-
-        walk(spec.name, 0, {})
+        depth = len(spec.partition_by)
+        prefix = spec.name + "/"
+        # One listing of the table (one request per 1000 objects on an object store), not a walk.
+        for key in self.storage.list_files(spec.name):
+            segments = key.removeprefix(prefix).split("/")
+            if len(segments) != depth + 1 or segments[-1] != PART_FILE:
+                continue
+            values = {
+                c: spec.parse_segment(c, seg) for c, seg in zip(spec.partition_by, segments, strict=False)
+            }
+            if all(v is not None for v in values.values()):
+                found.append(values)
         return sorted(found, key=lambda v: tuple(v[c] for c in spec.partition_by))
 
     def has_partition(self, spec: TableSpec, partition: Mapping[str, object]) -> bool:
         return self.storage.exists(self.partition_key(spec, partition))
 
+    def partition_rows(self, spec: TableSpec, partition: Mapping[str, object]) -> int | None:
+        """Rows in a partition's file, from its footer; None when the partition has no file."""
+        key = self.partition_key(spec, partition)
+        try:
+            with self.storage.open_read(key) as handle:
+                return int(pq.ParquetFile(handle).metadata.num_rows)
+        except FileNotFoundError:
+            return None
+
     def read(self, spec: TableSpec, partition: Mapping[str, object] | None = None) -> pl.DataFrame:
         """Rows of the matching partitions (all, or those equal to a full or partial `partition`),
         with partition columns restored and every column typed as `spec.schema` says."""
         wanted = spec.partition_values(partition or {}, partial=True)
+        if spec.partition_by and set(wanted) == set(spec.partition_by):  # one partition: no listing
+            candidates = [wanted] if self.has_partition(spec, wanted) else []
+        else:
+            candidates = self.partitions(spec)
         tables = []
-        for values in self.partitions(spec):
+        for values in candidates:
             if any(values[c] != v for c, v in wanted.items()):
                 continue
             tables.append(self._read_file(spec, values))
@@ -145,16 +157,23 @@ class Lake:
         return pl.from_arrow(pa.concat_tables(tables))
 
     def scan(self, spec: TableSpec) -> pl.LazyFrame:
-        """A lazy Polars scan of the whole table (Hive columns typed by the spec), for large reads."""
+        """A lazy Polars scan of the whole table (Hive columns typed by the spec), for large reads.
+        On an object store it reads through the lake (`read`), with the store's own credentials."""
         if not self.partitions(spec):
             return pl.from_arrow(spec.schema.empty_table()).lazy()
+        if not isinstance(self.storage, LocalStorage):
+            return self.read(spec).lazy()
         polars_schema = pl.from_arrow(spec.schema.empty_table()).schema
         hive_schema = {c: polars_schema[c] for c in spec.partition_by}
+        # The spec's schema, not the first file's: files written before a column was added lack it
+        # (read as nulls), files written after a column was dropped from the spec keep it (ignored).
         frame = pl.scan_parquet(
             self.table_glob(spec),
+            schema={c: t for c, t in polars_schema.items() if c not in hive_schema},
             hive_partitioning=bool(spec.partition_by),
             hive_schema=hive_schema or None,
             missing_columns="insert",
+            extra_columns="ignore",
         )
         return frame.select(spec.schema.names)
 

@@ -201,6 +201,7 @@ def create_views(
     Checks query models through these views; a mart build reads tables and marts through them.
     The views shadow same-named objects on the connection.
     """
+    lake.storage.register(connection)
     specs_by_name = {s.name: s for s in specs}
     ordered = list(models)
     models_by_name = {m.name: m for m in ordered}
@@ -294,7 +295,8 @@ def materialise_model(
                 )
             except duckdb.Error as error:
                 raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
-    rows = pq.ParquetFile(lake.storage.uri(key)).metadata.num_rows
+    with lake.storage.open_read(key) as handle:
+        rows = pq.ParquetFile(handle).metadata.num_rows
     return WriteResult(path=lake.storage.uri(key), rows=rows, bytes=lake.storage.size(key))
 
 

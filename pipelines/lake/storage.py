@@ -1,4 +1,4 @@
-"""File I/O behind one small interface, so the lake root can later be an object store.
+"""File I/O behind one small interface, so the lake root can be a folder or an object store.
 
 Everything the lake writes goes through `Storage.atomic_write`: the writer fills a temp file in
 the destination folder, then the storage publishes it in one step (fsync + `os.replace` on a
@@ -15,7 +15,9 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
+
+import duckdb
 
 from pipelines.lake.errors import LakeError
 
@@ -42,6 +44,10 @@ class Storage(Protocol):
         """Names directly under `key` (sorted); empty when `key` does not exist."""
         ...
 
+    def list_files(self, key: str) -> list[str]:
+        """Keys of every file under the folder `key`, at any depth (one listing on an object store)."""
+        ...
+
     def open_read(self, key: str) -> BinaryIO:
         """One handle on one version of `key`: a read through it cannot mix old and new versions."""
         ...
@@ -49,6 +55,53 @@ class Storage(Protocol):
     def atomic_write(self, key: str) -> contextlib.AbstractContextManager[str]:
         """Yield a local temp path for the writer to create; publish it at `key` on a clean exit."""
         ...
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make `uri()` globs readable by DuckDB on `con` (a no-op for local files)."""
+        ...
+
+
+# Schemes the lake root may use; anything else that looks like a URL is refused, never taken for a
+# folder name (`Path("s3://b/x")` is the relative folder `s3:/b/x`).
+LOCAL_SCHEMES = ("file",)
+OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "gcs", "abfs", "abfss", "az")
+_URL_LIKE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):/")
+
+
+def url_scheme(root: str | os.PathLike[str]) -> str | None:
+    """The scheme of a root that looks like a URL (`s3://...`, even `s3:/...`), else None."""
+    match = _URL_LIKE.match(os.fspath(root))
+    if match is None or (len(match["scheme"]) == 1 and os.name == "nt"):  # C:/ on Windows
+        return None
+    return match["scheme"].lower()
+
+
+def check_root(root: str | os.PathLike[str]) -> str:
+    """`root` if the lake can live there; a `LakeError` saying what is supported otherwise."""
+    scheme = url_scheme(root)
+    text = os.fspath(root)
+    if scheme is None or scheme in LOCAL_SCHEMES + OBJECT_STORE_SCHEMES:
+        if scheme is not None and "://" not in text:
+            raise LakeError(f"lake root {text!r}: write the URL with two slashes ({scheme}://...)")
+        return text
+    supported = ", ".join(f"{s}://" for s in LOCAL_SCHEMES + OBJECT_STORE_SCHEMES)
+    raise LakeError(
+        f"lake root {text!r}: the scheme {scheme!r} is not supported; use a folder path (./data/lake) "
+        f"or one of {supported}"
+    )
+
+
+def open_storage(root: str | os.PathLike[str], **storage_options: Any) -> Storage:
+    """The storage for a lake root: a folder or `file://` URL, or an object store URL (fsspec)."""
+    text = check_root(root)
+    scheme = url_scheme(text)
+    if scheme is None:
+        return LocalStorage(text)
+    if scheme == "file":
+        return LocalStorage(text.split("://", 1)[1])
+    from pipelines.lake.objectstore import FsspecStorage  # fsspec only when an object store is used
+
+    return FsspecStorage(text, **storage_options)
 
 
 def temp_name(final_name: str) -> str:
@@ -77,11 +130,8 @@ class LocalStorage:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         text = os.fspath(root)
-        if "://" in text:
-            raise LakeError(
-                f"lake root {text!r} looks like a URI; only local paths are supported so far "
-                "(pass a directory path such as ./data/lake)"
-            )
+        if url_scheme(text) is not None:
+            raise LakeError(f"lake root {text!r} is a URL, not a folder: open it with open_storage()")
         self.root = Path(text).expanduser().resolve()
 
     def path(self, key: str) -> Path:
@@ -102,8 +152,19 @@ class LocalStorage:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def list_files(self, key: str) -> list[str]:
+        base = self.path(key)
+        found = []
+        for folder, _, files in os.walk(base):
+            relative = Path(folder).relative_to(self.root).as_posix()
+            found += [f"{relative}/{name}" if relative != "." else name for name in files]
+        return sorted(found)
+
     def open_read(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")  # the caller closes it
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Local files need nothing: DuckDB reads them itself."""
 
     def make_dirs(self, folder: Path) -> None:
         """Create `folder` and missing parents as 0755 (chmod after mkdir: the umask cannot change it)."""

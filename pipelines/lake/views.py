@@ -40,6 +40,7 @@ def table_view_sql(lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection) 
     Columns missing from every file (added to the spec later) read as typed NULLs; with no files
     at all the view is empty but still typed, so models and BI tools can bind to it.
     """
+    lake.storage.register(con)
     types = duckdb_types(con, spec.schema)
     if not lake.partitions(spec):
         columns = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(c)}" for c, t in types.items())

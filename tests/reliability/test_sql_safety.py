@@ -42,6 +42,7 @@ REVIEWED = {
     ("pipelines/demo.py", "s.name"): "TableSpec.name: a lower-case identifier checked by TableSpec",
     ("pipelines/lake/catalog.py", "body"): "view SQL from views.py, or a staging model's SQL file (code)",
     ("pipelines/lake/catalog.py", "CATALOG_TABLE"): "a module constant",
+    ("pipelines/lake/catalog.py", "BUILD_TABLE"): "a module constant",
     ("pipelines/lake/models.py", "body"): "view SQL from views.py, or a staging model's SQL file (code)",
     ("pipelines/lake/models.py", "query"): "the model's SQL file from sql/ (code, not data)",
     ("pipelines/lake/views.py", "source"): "read_parquet(quote_literal(glob), options from spec types)",

@@ -1,0 +1,138 @@
+"""`FsspecStorage`: the lake on an object store (`s3://`, `gs://`, `abfs://`) through fsspec.
+
+An object store has no rename, but a single PUT of an object is atomic: readers get the old
+object or the new one, never a mix. So a write fills a local temp file (in a staging folder of
+this machine, hidden, named after the writer's pid) and then uploads it to the final key in one
+PUT (a file larger than the client's multipart threshold goes up as one multipart upload, which
+only becomes visible when it completes, atomically too). A killed run leaves at most a local temp
+file (deleted by the next write on this machine, see `LocalStorage.clean_stale_temps`) and, for a
+huge file, an incomplete multipart upload, which no reader sees and the next write of that key
+aborts. Reads fetch a whole object with one GET, so a read never mixes two versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import duckdb
+
+from pipelines.lake.errors import LakeError
+from pipelines.lake.storage import STALE_TEMP_SECONDS, LocalStorage, temp_name
+
+log = logging.getLogger(__name__)
+# An incomplete multipart upload of a key older than this belongs to a dead writer.
+STALE_UPLOAD_SECONDS = 3600
+
+
+def staging_folder() -> Path:
+    """Where this machine stages uploads: per user, private, created on demand."""
+    configured = os.environ.get("SORACOM_LAKE_STAGING", "").strip()
+    folder = Path(configured) if configured else Path(tempfile.gettempdir()) / f"soracom-lake-{os.getuid()}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+class FsspecStorage:
+    """`Storage` on any fsspec file system given by a URL, e.g. `s3://bucket/lake`.
+
+    Credentials come from the file system's usual chain (for S3: env, profile, instance role;
+    `AWS_ENDPOINT_URL` for MinIO, R2 and other S3-compatible stores). Listings are not cached,
+    so partitions written by other processes are seen at once.
+    """
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        import fsspec  # imported here: a local lake does not pay for it
+
+        try:
+            self.fs, path = fsspec.core.url_to_fs(url, use_listings_cache=False, **storage_options)
+        except (ImportError, ValueError) as error:
+            raise LakeError(
+                f"lake root {url!r}: cannot open this file system ({error}); install its fsspec driver "
+                "(`pip install 'soracom-lake[gcs]'` for gs://, `[azure]` for abfs://)"
+            ) from error
+        self.protocol = url.split("://", 1)[0]
+        self.base = path.rstrip("/")
+        if not self.base:
+            raise LakeError(f"lake root {url!r} names no bucket: use e.g. s3://my-bucket/lake")
+        self.staging = LocalStorage(staging_folder())
+        self._uploads_checked = False
+
+    def path(self, key: str) -> str:
+        return f"{self.base}/{key}" if key else self.base
+
+    def uri(self, key: str) -> str:
+        return f"{self.protocol}://{self.path(key)}"
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self.path(key)))
+
+    def size(self, key: str) -> int:
+        return int(self.fs.size(self.path(key)))
+
+    def list_dir(self, key: str) -> list[str]:
+        try:
+            entries = self.fs.ls(self.path(key), detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        prefix = self.path(key).rstrip("/") + "/"
+        return sorted(e[len(prefix) :] for e in (str(e).rstrip("/") for e in entries) if e.startswith(prefix))
+
+    def list_files(self, key: str) -> list[str]:
+        base = self.base + "/"
+        return sorted(str(o).removeprefix(base) for o in self.fs.find(self.path(key)))
+
+    def open_read(self, key: str) -> BinaryIO:
+        # One GET of the whole object: one version, whatever a writer does meanwhile.
+        return io.BytesIO(self.fs.cat_file(self.path(key)))
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let DuckDB read `protocol://` globs through this file system (no httpfs needed here)."""
+        names = self.fs.protocol if isinstance(self.fs.protocol, tuple | list) else (self.fs.protocol,)
+        if not any(con.filesystem_is_registered(n) for n in names):
+            con.register_filesystem(self.fs)
+
+    @contextlib.contextmanager
+    def atomic_write(self, key: str) -> Iterator[str]:
+        self.staging.clean_stale_temps(self.staging.root)
+        self._abort_stale_uploads(key)
+        temp = self.staging.root / temp_name(key.replace("/", "_"))
+        try:
+            yield str(temp)
+            if not temp.exists():
+                raise LakeError(f"the writer for {self.uri(key)} did not create its temp file {temp}")
+            self.fs.put_file(str(temp), self.path(key))  # one PUT (or one multipart upload)
+        finally:
+            for leftover in (temp, temp.with_name(temp.name + ".wal")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+
+    def _abort_stale_uploads(self, key: str) -> None:
+        """Abort incomplete multipart uploads under the lake left by killed writers (S3 only); once
+        per storage object (a run), before its first write."""
+        if self._uploads_checked or not hasattr(self.fs, "list_multipart_uploads"):
+            return
+        self._uploads_checked = True
+        bucket, _, prefix = self.path("").partition("/")
+        try:
+            uploads = self.fs.list_multipart_uploads(bucket)
+        except Exception as error:  # listing uploads needs a permission writes do not; never block a write
+            log.debug("cannot list multipart uploads of %s: %s", bucket, error)
+            return
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=min(STALE_UPLOAD_SECONDS, STALE_TEMP_SECONDS))
+        for upload in uploads:
+            initiated = upload.get("Initiated")
+            upload_key = str(upload.get("Key", ""))
+            if upload_key.startswith(prefix + "/") and initiated is not None and initiated < cutoff:
+                with contextlib.suppress(Exception):
+                    self.fs.call_s3(
+                        "abort_multipart_upload", Bucket=bucket, Key=upload_key, UploadId=upload["UploadId"]
+                    )
+                    log.warning("aborted a stale multipart upload of s3://%s/%s", bucket, upload_key)

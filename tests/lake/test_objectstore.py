@@ -1,0 +1,86 @@
+"""The lake on object storage: same layout, schema and replace semantics as on disk; roots that
+are URLs the lake cannot serve are refused instead of becoming odd local folders (issue 17.9)."""
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.lake import Lake, LakeError, build_catalog
+from pipelines.lake.storage import LocalStorage, check_root, open_storage
+from tests.lake.conftest import USAGE, usage_frame
+
+DAY = dt.date(2024, 3, 1)
+
+
+@pytest.mark.s3
+def test_s3_lake_has_the_local_layout_and_replaces_partitions(s3_bucket, tmp_path):
+    lake = Lake(s3_bucket + "/lake")
+    first = lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=5))
+    lake.write_partition(USAGE, {"date": DAY, "coverage": "g"}, usage_frame(DAY, devices=1))
+    assert first.path == f"{s3_bucket}/lake/usage/date=2024-03-01/coverage=jp/part-0.parquet"
+    again = lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=3))
+    assert again.rows == 6 and again.bytes > 0
+    objects = sorted(lake.storage.fs.find(lake.storage.path("")))
+    bucket = s3_bucket.removeprefix("s3://")
+    assert objects == [
+        f"{bucket}/lake/usage/date=2024-03-01/coverage=g/part-0.parquet",
+        f"{bucket}/lake/usage/date=2024-03-01/coverage=jp/part-0.parquet",
+    ]
+    assert lake.partitions(USAGE) == [{"date": DAY, "coverage": "g"}, {"date": DAY, "coverage": "jp"}]
+    assert lake.read(USAGE, {"coverage": "jp"}).height == 6
+    assert lake.scan(USAGE).collect().height == 8
+    with lake.storage.open_read(lake.partition_key(USAGE, {"date": DAY, "coverage": "jp"})) as handle:
+        assert pq.read_schema(handle).remove_metadata() == USAGE.data_schema.remove_metadata()
+    # the same bytes as a local lake's file: layout and schema do not depend on the store
+    local = Lake(tmp_path / "lake")
+    local.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=3))
+    assert local.read(USAGE).equals(lake.read(USAGE, {"coverage": "jp"}))
+    # a catalog over the S3 lake answers from Python once the file system is registered
+    catalog = build_catalog(lake, tmp_path / "soracom.duckdb", [USAGE])
+    con = duckdb.connect(str(catalog), read_only=True)
+    lake.storage.register(con)
+    assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == 8
+
+
+@pytest.mark.parametrize(
+    ("root", "wanted"),
+    [
+        ("ftp://host/lake", "the scheme 'ftp' is not supported"),
+        ("hdfs://namenode/lake", "the scheme 'hdfs' is not supported"),
+        ("s3:/bucket/lake", "two slashes"),
+    ],
+)
+def test_unsupported_url_roots_are_refused(root, wanted, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LakeError, match=wanted):
+        Lake(root)
+    assert list(tmp_path.iterdir()) == []  # nothing written to a folder named after the URL
+
+
+def test_local_roots_and_file_urls_are_folders(tmp_path):
+    assert check_root("data/lake") == "data/lake"
+    storage = open_storage(f"file://{tmp_path}/lake")
+    assert isinstance(storage, LocalStorage) and storage.root == tmp_path / "lake"
+    lake = Lake(f"file://{tmp_path}/lake")
+    lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY))
+    assert (Path(tmp_path) / "lake/usage/date=2024-03-01/coverage=jp/part-0.parquet").exists()
+
+
+def test_a_missing_fsspec_driver_says_what_to_install():
+    with pytest.raises(LakeError, match=r"soracom-lake\[gcs\]"):
+        Lake("gs://bucket/lake")
+
+
+@pytest.mark.parametrize("root", ["ftp://host/lake", "s3:/bucket/lake"])
+def test_demo_refuses_a_lake_root_it_cannot_serve(root, tmp_path, monkeypatch, capsys):
+    from pipelines import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SORACOM_LAKE_ROOT", root)
+    monkeypatch.setenv("SORACOM_CATALOG_PATH", str(tmp_path / "data" / "soracom.duckdb"))
+    assert cli.main(["demo", "--sims", "5", "--days", "1"]) == 2
+    assert "lake root" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # no ./ftp:/... or ./s3:/... folder, no run history
