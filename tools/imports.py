@@ -4,7 +4,8 @@
     python -m tools.imports --check    # exit 1 if any import goes back up (CI: tests/test_imports.py)
 
 Layers, top to bottom: the Dagster definitions (`pipelines.*`: jobs, schedules, sensors,
-definitions, demo, CLI, report) > the assets (`assets.*`) > the settings (`pipelines.settings`)
+definitions, demo, CLI, report) > the assets (`assets.*`) > the settings (`pipelines.settings`,
+and `pipelines.packaged`, which finds the files the package reads)
 > the client (`pipelines.soracom`) and the lake (`pipelines.lake`), which know nothing of each
 other. Production code imports neither tests, benchmarks, test helpers (`testkit`, which tests
 and benchmarks share) nor `sandbox.testing`; benchmarks do not import tests.
@@ -34,7 +35,8 @@ def layer_of(module: str) -> str | None:
         return None
     if top == "pipelines":
         second = parts[1] if len(parts) > 1 else ""
-        return {"soracom": "client", "lake": "lake", "settings": "settings"}.get(second, "definitions")
+        base = {"soracom": "client", "lake": "lake", "settings": "settings", "packaged": "settings"}
+        return base.get(second, "definitions")
     if top == "sandbox" and len(parts) > 1 and parts[1] == "testing":
         return "sandbox.testing"
     return top

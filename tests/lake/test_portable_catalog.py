@@ -26,7 +26,7 @@ from pipelines import cli
 from pipelines.lake import Lake, LakeError, TableSpec, build_catalog, build_model, open_catalog
 from pipelines.lake.ddl import DIALECTS, external_table_ddl
 from sandbox.world import World
-from tests.models.world_lake import LoadPlan, fill_lake
+from testkit.world_lake import LoadPlan, fill_lake
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 OLD_DUCKDB = "duckdb==1.1.3"
