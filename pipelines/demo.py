@@ -26,17 +26,17 @@ import duckdb
 
 from assets.billing import billing_months
 from assets.catalog import catalog
-from assets.loading import API_POOL
 from assets.models import MODEL_ASSETS, after_models
 from assets.partitions import day_start, last_days, window_for
 from assets.retention import API_AUDIT
 from assets.tables import TABLE_SPECS
 from pipelines import report as usage_report
 from pipelines import settings
+from pipelines.instance import SQLITE_TEMPLATE, install_instance_config
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.resources import resources_from_env
 
-INSTANCE_TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")  # concurrency limits
+INSTANCE_TEMPLATE = SQLITE_TEMPLATE  # concurrency limits (pipelines/instance.py installs it)
 AUDIT_MARGIN = timedelta(hours=1)  # leave out audit hours that age out sooner than this
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -216,26 +216,6 @@ def _print_summary(catalog_path: Path, lake_root: str) -> None:
     _say(f'  duckdb -readonly {catalog_path} "{EXAMPLE_QUERY}"')
     _say(f"  {sys.executable} -c \"import duckdb; duckdb.connect('{catalog_path}', read_only=True).sql(")
     _say(f"      '{EXAMPLE_QUERY}').show()\"")
-
-
-def install_instance_config(dagster_home: Path) -> Path:
-    """`dagster_home/dagster.yaml` from the shipped template (its `soracom_api` pool limit and
-    run-queue limits), unless the file exists: a user's own instance config is never replaced.
-
-    The pool's slots are then created from the instance's default limit. Dagster creates them
-    on the first claim otherwise, and two runs starting together on a fresh instance could
-    both claim before the slots exist (seen once: two API steps ran at once)."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    target = dagster_home / "dagster.yaml"
-    if not target.exists():
-        target.write_text(INSTANCE_TEMPLATE.read_text())
-    instance = dg.DagsterInstance.from_config(str(dagster_home))
-    try:
-        if API_POOL not in instance.event_log_storage.get_concurrency_keys():
-            instance.event_log_storage.initialize_concurrency_limit_to_default(API_POOL)
-    finally:
-        instance.dispose()
-    return target
 
 
 def run(args: argparse.Namespace) -> int:
