@@ -35,12 +35,15 @@ def restrict_umask() -> int:
     return previous
 
 
-def make_private_dir(path: Path, mode: int) -> Path:
-    """`path` (and missing parents) with `mode`, whatever the umask; an existing dir loses
-    group/other write."""
+def make_private_dir(path: Path, mode: int, tighten: bool = False) -> Path:
+    """`path` (and missing parents) with `mode`, whatever the umask. An existing dir is left
+    as it is (it may be the user's), unless `tighten`: then it loses group/other write."""
     existed = path.is_dir()
     path.mkdir(parents=True, exist_ok=True)
-    path.chmod(path.stat().st_mode & 0o777 & ~0o022 if existed else mode)
+    if not existed:
+        path.chmod(mode)
+    elif tighten:
+        path.chmod(path.stat().st_mode & 0o777 & ~0o022)
     return path
 
 
@@ -56,7 +59,7 @@ def install_instance_config(dagster_home: Path, template: Path = SQLITE_TEMPLATE
             f"the Postgres instance reads its database from {PG_URL_ENV}, which is not set: "
             f"export {PG_URL_ENV}='postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB'"
         )
-    make_private_dir(dagster_home, HOME_MODE)
+    make_private_dir(dagster_home, HOME_MODE, tighten=True)
     target = dagster_home / "dagster.yaml"
     if not target.exists():
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CONFIG_MODE)

@@ -48,6 +48,12 @@ LOCK_FILE = "concurrency-slots.lock"
 PG_LOCK_KEY = int.from_bytes(b"soracom", "big")
 
 
+# Called after every claim of this process, with (pool, run id, step key, claimed): Dagster
+# retries a blocked claim in a loop that no signal ends, so a load sets a guard that may
+# raise (stop requested, waited too long; pipelines/runs.py, pipelines/stopping.py).
+claim_guard: Callable[[str, str, str, bool], None] | None = None
+
+
 class _ProcessLock:
     """A cross-process lock that a thread of the holding process may take again (Dagster's
     free methods call one another); `acquire`/`release` are the cross-process part."""
@@ -83,7 +89,10 @@ class _ClaimsUnderLock:
         self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
     ) -> Any:
         with self._slot_lock.held():
-            return super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)  # type: ignore[misc]
+            status = super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)  # type: ignore[misc]
+        if claim_guard is not None:
+            claim_guard(concurrency_key, run_id, step_key, status.is_claimed)
+        return status
 
     def free_concurrency_slot_for_step(self, run_id: str, step_key: str) -> None:
         with self._slot_lock.held():
