@@ -59,6 +59,7 @@ def install_instance_config(dagster_home: Path, template: Path = SQLITE_TEMPLATE
             f"the Postgres instance reads its database from {PG_URL_ENV}, which is not set: "
             f"export {PG_URL_ENV}='postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB'"
         )
+    restrict_umask()
     make_private_dir(dagster_home, HOME_MODE, tighten=True)
     target = dagster_home / "dagster.yaml"
     if not target.exists():

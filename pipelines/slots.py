@@ -146,6 +146,7 @@ class LockedSqliteStorage(DagsterSqliteStorage):
     """`DagsterSqliteStorage` with `LockedSqliteEventLogStorage` as its event log."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        restrict_umask()  # its folders and databases: never writable by others
         self.base_dir = base_dir
         self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
         self._event_log_storage = LockedSqliteEventLogStorage(_event_logs_directory(base_dir))
