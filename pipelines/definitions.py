@@ -12,6 +12,7 @@ from assets.models import MODEL_ASSETS, after_models, models_job, models_schedul
 from assets.tables import TABLE_ASSETS
 from pipelines.jobs import JOBS
 from pipelines.resources import resources_from_env
+from pipelines.runs import dead_run_reaper
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
 
@@ -21,6 +22,6 @@ defs = dg.Definitions(
     asset_checks=[*RETENTION_CHECKS, *MODEL_CHECKS],
     jobs=[*JOBS, models_job],
     schedules=[*SCHEDULES, models_schedule],
-    sensors=SENSORS,
+    sensors=[*SENSORS, dead_run_reaper],  # frees what runs of dead processes held
     resources=resources_from_env(),
 )
