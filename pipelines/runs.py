@@ -135,8 +135,8 @@ class SlotWait:
         if waited > self.limit_s:
             raise SlotWaitTimeout(
                 f"gave up on step {step_key} after waiting {waited:.0f} s for the {concurrency_key} slot, "
-                f"held by {held_by}. If that run is stuck, stop it (or free its slot: `dagster instance "
-                f"concurrency set {concurrency_key} 1` after it ends); {SLOT_WAIT_ENV} sets the wait."
+                f"held by {held_by}. If that run is stuck, terminate it in the Dagster UI "
+                f"or kill its process (the next load frees its slot). {SLOT_WAIT_ENV} sets the wait."
             )
         if now - self._noticed.get(key, since - NOTICE_EVERY_S) >= NOTICE_EVERY_S:
             self._noticed[key] = now
