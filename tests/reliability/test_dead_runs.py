@@ -57,7 +57,12 @@ def test_loads_killed_at_random_moments_never_block_the_next_load(
     completed = 0
     for kill in range(KILLS):
         victim = start_load(env, tmp_path, "daily", first, last)
-        time.sleep(rng.uniform(0.5, 6.0))  # anywhere: start-up, a claim, a step, a write
+        deadline = time.monotonic() + 120
+        while pool_state(home) == ([], []):  # until it claims: then anywhere in claims, steps, writes
+            assert victim.poll() is None, f"kill {kill + 1}: the load ended before it could be killed"
+            assert time.monotonic() < deadline, f"kill {kill + 1}: the load claimed no slot in 120 s"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 3.0))
         os.killpg(victim.pid, signal.SIGKILL)
         victim.communicate(timeout=60)
         # The next load must complete; before the reaper it waited forever for the dead run's slot.
