@@ -16,10 +16,10 @@ _databases = itertools.count()
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    import pgserver  # a dev dependency: fail loudly, never skip
-
     with warnings.catch_warnings():  # pgserver's lock dir falls back to /tmp without XDG_RUNTIME_DIR
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # a dev dependency: fail loudly, never skip
+
         server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
     try:
         yield server
