@@ -11,6 +11,7 @@ from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
 from assets.resources import resources_from_env
 from assets.tables import TABLE_ASSETS
 from pipelines.jobs import JOBS
+from pipelines.runs import dead_run_reaper
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
 
@@ -20,6 +21,6 @@ defs = dg.Definitions(
     asset_checks=[*RETENTION_CHECKS, *MODEL_CHECKS],
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=SENSORS,
+    sensors=[*SENSORS, dead_run_reaper],  # frees what runs of dead processes held
     resources=resources_from_env(),
 )

@@ -25,20 +25,28 @@ import dagster as dg
 
 from assets.billing import billing_months
 from assets.catalog import catalog
-from assets.loading import API_POOL
 from assets.models import MODEL_ASSETS, after_models
 from assets.partitions import day_start, last_days, window_for
+from assets.resources import resources_from_env
 from assets.retention import API_AUDIT
 from assets.tables import TABLE_SPECS
 from pipelines import report as usage_report
 from pipelines import settings
+from pipelines.instance import (
+    DATA_DIR_MODE,
+    SQLITE_TEMPLATE,
+    install_instance_config,
+    make_private_dir,
+    restrict_umask,
+)
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import LakeError, open_catalog
 from pipelines.lake.storage import check_root, url_scheme
-from pipelines.resources import resources_from_env
+from pipelines.runs import guarded_load, owner_tags, run_failure_message, slot_wait_limit
 from pipelines.soracom import check_setup
+from pipelines.stopping import LoadStopped, StopOnSignal
 
-INSTANCE_TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")  # concurrency limits
+INSTANCE_TEMPLATE = SQLITE_TEMPLATE  # concurrency limits (pipelines/instance.py installs it)
 AUDIT_MARGIN = timedelta(hours=1)  # leave out audit hours that age out sooner than this
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -156,10 +164,14 @@ def execute_runs(
     resources: dict[str, Any],
     instance: dg.DagsterInstance,
     report: Callable[[int, RunOutcome], None] | None = None,
+    stop: Callable[[], None] = lambda: None,
 ) -> list[RunOutcome]:
-    """Materialize each planned run in process, then the catalog; a failed run does not stop the rest."""
+    """Materialize each planned run in process, then the catalog; a failed run does not stop the
+    rest, a stop request does: `stop` raises (`pipelines.stopping.LoadStopped`) before each run
+    and after it, and what the interrupted run held is freed first."""
     outcomes = []
     for index, planned in enumerate(runs, 1):
+        stop()
         result = dg.materialize(
             planned.assets,
             partition_key=planned.first if planned.first == planned.last else None,
@@ -167,8 +179,13 @@ def execute_runs(
             instance=instance,
             run_config=QUIET,
             raise_on_error=False,
-            tags={"soracom-lake/demo": "true", **planned.tags},
+            tags={"soracom-lake/demo": "true", **owner_tags(), **planned.tags},
         )
+        try:
+            stop()
+        finally:
+            if not result.success:  # interrupted or failed: its queued claims are no one's
+                instance.event_log_storage.free_concurrency_slots_for_run(result.run_id)
         rows_by_asset: dict[str, int] = {}  # a range run reports its total on every partition
         for event in result.get_asset_materialization_events():
             metadata = event.materialization.metadata
@@ -179,10 +196,13 @@ def execute_runs(
             for e in result.all_events
             if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
         ]
+        if not result.success and not errors:  # failed outside a step (e.g. waited too long for a slot)
+            errors = [run_failure_message(instance, result.run_id) or "the run failed (see its event log)"]
         outcome = RunOutcome(planned, result.success, sum(rows_by_asset.values()), errors)
         outcomes.append(outcome)
         if report:
             report(index, outcome)
+    stop()
     # the SQL models (assets/models.py), then the catalog that exposes them
     dg.materialize(
         [*MODEL_ASSETS, after_models(catalog)], resources=resources, instance=instance, run_config=QUIET
@@ -222,33 +242,25 @@ def _print_summary(catalog_path: Path, lake_root: str) -> None:
     _say(f"      '{EXAMPLE_QUERY}').show()\"")
 
 
-def install_instance_config(dagster_home: Path) -> Path:
-    """`dagster_home/dagster.yaml` from the shipped template (its `soracom_api` pool limit and
-    run-queue limits), unless the file exists: a user's own instance config is never replaced.
-
-    The pool's slots are then created from the instance's default limit. Dagster creates them
-    on the first claim otherwise, and two runs starting together on a fresh instance could
-    both claim before the slots exist (seen once: two API steps ran at once)."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    target = dagster_home / "dagster.yaml"
-    if not target.exists():
-        target.write_text(INSTANCE_TEMPLATE.read_text())
-    instance = dg.DagsterInstance.from_config(str(dagster_home))
-    try:
-        if API_POOL not in instance.event_log_storage.get_concurrency_keys():
-            instance.event_log_storage.initialize_concurrency_limit_to_default(API_POOL)
-    finally:
-        instance.dispose()
-    return target
-
-
 def run(args: argparse.Namespace) -> int:
+    """The demo; SIGTERM/SIGINT stop it (exit 143/130) with what its runs held freed."""
+    restrict_umask()  # the data dir, Dagster home and logs: never writable by others
     try:
         paths, dagster_home = _paths(args)
     except LakeError as error:
         _say(f"error: {error}")
         return 2
+    make_private_dir(dagster_home.parent, DATA_DIR_MODE)
     install_instance_config(dagster_home)
+    with StopOnSignal() as stopper:
+        try:
+            return _load(args, paths, dagster_home, stopper)
+        except LoadStopped as stopped:
+            _say(f"\n{stopped}: the load ended early; the next load redoes what it did not finish")
+            return stopped.exit_code
+
+
+def _load(args: argparse.Namespace, paths: dict[str, str], dagster_home: Path, stopper: StopOnSignal) -> int:
     source = contextlib.nullcontext({}) if args.real else _sandbox(args)
     started = time.monotonic()
     with source as sandbox_env, _patched_env({**sandbox_env, **paths}):
@@ -257,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
             soracom = resources["soracom"].process_config_and_initialize()  # resolves the EnvVars
             soracom.credentials()
             _say(f"loading {soracom.describe()}")
+            slot_wait_limit()  # a bad SORACOM_SLOT_WAIT_S is said before anything runs
             check_setup(soracom.client(c) for c in soracom.coverage_list())  # fails fast, one line
         except Exception as error:
             _say(f"error: {error}")
@@ -276,7 +289,11 @@ def run(args: argparse.Namespace) -> int:
             for error in outcome.errors:
                 _say(f"    {error}")
 
-        outcomes = execute_runs(runs, resources, instance, report)
+        try:  # a killed earlier load must not block this one; a wait for the API slot is bounded
+            with guarded_load(instance, _say, stopper.check):
+                outcomes = execute_runs(runs, resources, instance, report, stopper.check)
+        finally:
+            instance.dispose()
     failures = sum(not o.success for o in outcomes)
     _say(f"\nloaded in {time.monotonic() - started:.0f} s (today is {day_start(now):%Y-%m-%d} UTC)")
     _print_summary(Path(paths[settings.CATALOG_PATH]), paths[settings.LAKE_ROOT])

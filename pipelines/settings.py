@@ -169,6 +169,14 @@ SETTINGS: tuple[Setting, ...] = (
         check=_timezone,
     ),
     Setting(
+        "SORACOM_SLOT_WAIT_S",
+        "seconds a load waits for the `soracom_api` pool slot held by another run before it gives "
+        "up, naming that run",
+        default="3600",
+        group="schedules",
+        check=lambda name, text: _positive(name, text, "seconds"),
+    ),
+    Setting(
         "SORACOM_RETENTION_WARN_DAYS",
         "warn this many days before an unloaded partition ages out of Soracom "
         "(`SORACOM_RETENTION_WARN_<TABLE>=10d` or `12h` overrides one table)",

@@ -17,7 +17,7 @@ import pytest
 
 from assets import inventory, loading
 from assets.partitions import last_days
-from pipelines.resources import LakeResource, SoracomResource
+from assets.resources import ClockResource, LakeResource, SoracomResource
 from pipelines.soracom import ClientSettings, SoracomClient, first_contact
 from sandbox.testing import SandboxHandle, start_sandbox
 
@@ -76,8 +76,9 @@ def _materialize(box: SandboxHandle, tmp_path: Path, key: str = "authKey", **fie
             coverages="jp",
         ),
         "lake": LakeResource(root=str(tmp_path / "lake"), catalog_path=str(tmp_path / "c.duckdb")),
+        "clock": ClockResource(now_setting=box.world.now.isoformat()),
     }
-    day = last_days(datetime.now(UTC), 1)[0]
+    day = last_days(box.world.now, 1)[0]
     return dg.materialize(
         [inventory.groups], partition_key=day, resources=resources, run_config=QUIET, raise_on_error=False
     )

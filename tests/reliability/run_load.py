@@ -22,6 +22,8 @@ import dagster as dg
 from assets.catalog import catalog
 from pipelines import settings
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
+from pipelines.runs import guarded_load, owner_tags, run_failure_message
+from pipelines.stopping import LoadStopped, StopOnSignal
 from tests.reliability import harness
 
 JOBS = {
@@ -57,20 +59,30 @@ def main(argv: list[str] | None = None) -> int:
                 "dagster/asset_partition_range_end": args.last,
             }
         )
-    result = dg.materialize(
-        [*JOBS[args.job], *([catalog] if args.catalog else [])],
-        partition_key=None if args.last and args.last != args.first else args.first,
-        resources=res,
-        instance=instance,
-        run_config=harness.QUIET,
-        raise_on_error=False,
-        tags=tags,
-    )
+    say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    with StopOnSignal() as stopper:
+        try:
+            with guarded_load(instance, say, stopper.check):
+                result = dg.materialize(
+                    [*JOBS[args.job], *([catalog] if args.catalog else [])],
+                    partition_key=None if args.last and args.last != args.first else args.first,
+                    resources=res,
+                    instance=instance,
+                    run_config=harness.QUIET,
+                    raise_on_error=False,
+                    tags={**owner_tags(), **tags},
+                )
+                if not result.success:
+                    instance.event_log_storage.free_concurrency_slots_for_run(result.run_id)
+                stopper.check()
+        except LoadStopped as stopped:
+            print("RESULT " + json.dumps({"success": False, "stopped": stopped.signum}), flush=True)
+            return stopped.exit_code
+    errors = harness.failure_messages(result)
+    if not result.success and not errors:
+        errors = [run_failure_message(instance, result.run_id) or "the run failed"]
     print(
-        "RESULT "
-        + json.dumps(
-            {"success": result.success, "run_id": result.run_id, "errors": harness.failure_messages(result)}
-        ),
+        "RESULT " + json.dumps({"success": result.success, "run_id": result.run_id, "errors": errors}),
         flush=True,
     )
     return 0 if result.success else 1

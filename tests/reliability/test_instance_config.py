@@ -5,22 +5,36 @@ partition is `test_crash_and_outage.py::test_two_runs_of_one_partition_at_once..
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from assets.loading import API_POOL
-from pipelines.demo import INSTANCE_TEMPLATE, install_instance_config
+from pipelines.demo import INSTANCE_TEMPLATE
+from pipelines.instance import PG_URL_ENV, POSTGRES_TEMPLATE, InstanceConfigError, install_instance_config
 from pipelines.jobs import JOBS, RUN_KIND_TAG
+from pipelines.slots import LockedPostgresEventLogStorage, LockedSqliteEventLogStorage, SoracomInstance
+from tests.reliability.instances import install_home, pg_env
 
 pytestmark = pytest.mark.reliability
 
 
-def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(tmp_path: Path) -> None:
-    install_instance_config(tmp_path)
-    instance = dg.DagsterInstance.from_config(str(tmp_path))
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Both shipped files (SQLite; Postgres on a real server from `DAGSTER_PG_URL`): the same
+    limits, the run queue, and the storage whose slot claims hold a lock."""
+    pg_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    install_home(tmp_path, pg_url)
+    with pg_env(pg_url) if pg_url else contextlib.nullcontext():
+        instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
+        locked = LockedPostgresEventLogStorage if pg_url else LockedSqliteEventLogStorage
+        assert isinstance(instance.event_log_storage, locked)
+        assert isinstance(instance, SoracomInstance)
         config = instance.get_concurrency_config()
         assert config.pool_config.default_pool_limit == 1
         assert config.pool_config.pool_granularity.value == "op"
@@ -52,6 +66,15 @@ def test_the_api_pool_exists_before_any_run_claims_it(tmp_path: Path) -> None:
 def test_every_load_job_carries_the_tag_the_run_limits_use() -> None:
     tagged = {job.name for job in JOBS if RUN_KIND_TAG in (job.tags or {})}
     assert {"daily_load_job", "snapshot_job", "audit_log_job", "billing_job"} <= tagged
+
+
+def test_the_postgres_file_says_what_to_set_when_the_url_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PG_URL_ENV, raising=False)
+    with pytest.raises(InstanceConfigError, match=f"{PG_URL_ENV}.*not set.*export {PG_URL_ENV}="):
+        install_instance_config(tmp_path, POSTGRES_TEMPLATE)
+    assert not (tmp_path / "dagster.yaml").exists()
 
 
 def test_install_never_replaces_a_users_config(tmp_path: Path) -> None:

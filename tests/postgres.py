@@ -1,0 +1,39 @@
+"""A real PostgreSQL 16 for the tests, started by the suite itself (`pgserver` ships the
+binaries): one server per session on a Unix socket in a temp dir (no TCP port at all), one
+fresh database per test."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    with warnings.catch_warnings():  # pgserver's lock dir falls back to /tmp without XDG_RUNTIME_DIR
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # a dev dependency: fail loudly, never skip
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def socket_dir(server: object) -> Path:
+    return Path(server.get_postmaster_info().socket_dir)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def postgres_url(postgres: object) -> str:
+    """A `postgresql+psycopg2://` URL (the form `DAGSTER_PG_URL` takes) of a new, empty database."""
+    name = f"test_{next(_databases)}"
+    postgres.psql(f"CREATE DATABASE {name};")  # type: ignore[attr-defined]
+    return f"postgresql+psycopg2://postgres@/{name}?host={socket_dir(postgres)}"
