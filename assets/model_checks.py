@@ -26,7 +26,8 @@ import duckdb
 
 from assets.models import MODELS, MODELS_BY_NAME
 from assets.resources import LakeResource
-from assets.tables import SOURCES, TABLE_SPECS, SourceTable
+from assets.source import Source
+from assets.tables import SOURCES, TABLE_SPECS
 from pipelines.lake import Lake, ModelError, SqlModel, TableSpec, create_views
 from pipelines.lake.views import quote_identifier, table_view_sql
 
@@ -150,7 +151,7 @@ def evaluate_reconciliation(con: duckdb.DuckDBPyConnection) -> Outcome:
     )
 
 
-def evaluate_load_counts(lake: Lake, table: SourceTable, reported: dict[str, int]) -> Outcome:
+def evaluate_load_counts(lake: Lake, table: Source, reported: dict[str, int]) -> Outcome:
     """`reported`: Dagster partition key -> rows the load reported. Compare with the lake files."""
     mismatched, missing = [], []
     for key, rows in sorted(reported.items()):
@@ -267,7 +268,7 @@ def _model_check(
 
 
 def _table_check(
-    table: SourceTable, name: str, description: str, evaluate: Callable[[duckdb.DuckDBPyConnection], Outcome]
+    table: Source, name: str, description: str, evaluate: Callable[[duckdb.DuckDBPyConnection], Outcome]
 ) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table.asset, name=name, description=description, blocking=False)
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
@@ -347,7 +348,7 @@ def reported_rows(
     return found
 
 
-def _load_count_check(table: SourceTable) -> dg.AssetChecksDefinition:
+def _load_count_check(table: Source) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=table.asset,
         name="rows_match_load",

@@ -68,8 +68,3 @@ MODEL_KEYS = [dg.AssetKey(model.name) for model in MODELS]
 
 # The catalog as the definitions declare it: after every model (public Dagster API only).
 CATALOG_AFTER_MODELS = catalog_asset(after=MODEL_KEYS)
-
-
-def after_models(catalog: dg.AssetsDefinition | None = None) -> dg.AssetsDefinition:
-    """`CATALOG_AFTER_MODELS` (the argument, the plain catalog asset, is accepted for older callers)."""
-    return CATALOG_AFTER_MODELS

@@ -12,8 +12,6 @@ import dagster as dg
 from assets import audit_logs, billing, error_logs, harvest, inventory, sessions, traffic
 from assets.source import LoadJob, Source
 
-SourceTable = Source  # the former name of the class, for older imports
-
 SOURCES: tuple[Source, ...] = (
     inventory.SIMS_SOURCE,
     inventory.GROUPS_SOURCE,

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import pipelines.soracom as current
-    from sandbox.testing import start_sandbox_process
+    from sandbox.process import start_sandbox_process
 
     with (
         tempfile.TemporaryDirectory() as tmp,

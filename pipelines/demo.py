@@ -24,8 +24,7 @@ from typing import Any
 import dagster as dg
 
 from assets.billing import billing_months
-from assets.catalog import catalog
-from assets.models import MODEL_ASSETS, after_models
+from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
 from assets.partitions import day_start, last_days, window_for
 from assets.resources import resources_from_env
 from assets.retention import API_AUDIT
@@ -34,7 +33,6 @@ from pipelines import report as usage_report
 from pipelines import settings
 from pipelines.instance import (
     DATA_DIR_MODE,
-    SQLITE_TEMPLATE,
     install_instance_config,
     make_private_dir,
     restrict_umask,
@@ -46,7 +44,6 @@ from pipelines.runs import guarded_load, owner_tags, run_failure_message, slot_w
 from pipelines.soracom import check_setup
 from pipelines.stopping import LoadStopped, StopOnSignal
 
-INSTANCE_TEMPLATE = SQLITE_TEMPLATE  # concurrency limits (pipelines/instance.py installs it)
 AUDIT_MARGIN = timedelta(hours=1)  # leave out audit hours that age out sooner than this
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -205,7 +202,7 @@ def execute_runs(
     stop()
     # the SQL models (assets/models.py), then the catalog that exposes them
     dg.materialize(
-        [*MODEL_ASSETS, after_models(catalog)], resources=resources, instance=instance, run_config=QUIET
+        [*MODEL_ASSETS, CATALOG_AFTER_MODELS], resources=resources, instance=instance, run_config=QUIET
     )
     return outcomes
 

@@ -103,9 +103,10 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandbox.process import parse_coverages
     from sandbox.server import create_app
     from sandbox.server.serve import bind_socket, make_server
-    from sandbox.testing import parse_clock, parse_coverages, parse_now
+    from sandbox.testing import parse_clock, parse_now
     from sandbox.world import World
 
     try:

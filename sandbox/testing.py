@@ -22,14 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.process import (  # noqa: F401  (re-exported: the subprocess sandbox lives there now)
-    _CLI_FLAGS,
-    ProcessSandbox,
-    _url_for,
-    parse_coverages,
-    parse_ready_line,
-    start_sandbox_process,
-)
+from sandbox.process import _url_for, parse_coverages
 from sandbox.server import SandboxSettings, SandboxState, create_app
 from sandbox.server.serve import bind_socket, make_server
 from sandbox.server.state import Clock, wall_clock

@@ -20,7 +20,8 @@ import pytest
 from assets.partitions import daily_partitions, window_for
 from pipelines import settings
 from pipelines.lake import Lake
-from sandbox.testing import parse_now, start_sandbox_process
+from sandbox.process import start_sandbox_process
+from sandbox.testing import parse_now
 from sandbox.world import World
 from tests.assets import truth
 

@@ -29,7 +29,8 @@ from assets.tables import SOURCES, source
 from pipelines.demo import PlannedRun, execute_runs, plan_runs
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS
 from pipelines.lake import Lake, LocalStorage, open_catalog
-from sandbox.testing import ProcessSandbox, SandboxHandle, start_sandbox, start_sandbox_process
+from sandbox.process import ProcessSandbox, start_sandbox_process
+from sandbox.testing import SandboxHandle, start_sandbox
 from tests.assets import truth
 from tests.reliability.harness import world_for
 

@@ -242,7 +242,8 @@ def hidden_temp_files(lake_root: Path) -> list[Path]:
 
 def world_for(info: dict[str, str], sims: int, seed: int) -> Any:
     """The World a `soracom-lake sandbox` child serves (same seed, SIMs, now, coverages)."""
-    from sandbox.testing import parse_coverages, parse_now
+    from sandbox.process import parse_coverages
+    from sandbox.testing import parse_now
     from sandbox.world import World
 
     coverages = parse_coverages(tuple(info.get("coverages", "jp").split(",")))

@@ -27,10 +27,11 @@ import pytest
 from assets.partitions import last_days
 from assets.tables import SOURCES
 from pipelines import settings
-from pipelines.demo import INSTANCE_TEMPLATE, PlannedRun, install_instance_config
+from pipelines.demo import PlannedRun
+from pipelines.instance import SQLITE_TEMPLATE, install_instance_config
 from pipelines.jobs import DAILY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import Lake
-from sandbox.testing import ProcessSandbox, start_sandbox_process
+from sandbox.process import ProcessSandbox, start_sandbox_process
 from tests.reliability import harness
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
@@ -193,7 +194,7 @@ def test_two_runs_of_one_partition_at_once_are_serialised_and_end_right(
     box = sandbox_process
     home = tmp_path / "dagster_home"
     install_instance_config(home)
-    assert (home / "dagster.yaml").read_text() == INSTANCE_TEMPLATE.read_text()
+    assert (home / "dagster.yaml").read_text() == SQLITE_TEMPLATE.read_text()
     dg.DagsterInstance.from_config(str(home)).dispose()  # create the storage once, not in a race
     env = load_env(box, home)
     day = last_days(datetime.now(UTC), 1)[0]

@@ -25,7 +25,7 @@ from pipelines.demo import PlannedRun
 from pipelines.jobs import DAILY_ASSETS
 from pipelines.lake import Lake
 from pipelines.runs import SLOT_WAIT_ENV, owner_tags
-from sandbox.testing import ProcessSandbox
+from sandbox.process import ProcessSandbox
 from tests.reliability import harness
 from tests.reliability.instances import install_home
 from tests.reliability.test_crash_and_outage import SEED, SIMS, finish, load_env, sandbox_process, start_load

@@ -27,7 +27,7 @@ from assets.resources import resources_from_env
 from pipelines import settings
 from pipelines.demo import plan_runs
 from pipelines.lake import Lake
-from sandbox.testing import start_sandbox_process
+from sandbox.process import start_sandbox_process
 from tests.reliability import harness
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]

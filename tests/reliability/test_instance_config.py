@@ -12,8 +12,13 @@ import dagster as dg
 import pytest
 
 from assets.loading import API_POOL
-from pipelines.demo import INSTANCE_TEMPLATE
-from pipelines.instance import PG_URL_ENV, POSTGRES_TEMPLATE, InstanceConfigError, install_instance_config
+from pipelines.instance import (
+    PG_URL_ENV,
+    POSTGRES_TEMPLATE,
+    SQLITE_TEMPLATE,
+    InstanceConfigError,
+    install_instance_config,
+)
 from pipelines.jobs import JOBS, RUN_KIND_TAG
 from pipelines.slots import LockedPostgresEventLogStorage, LockedSqliteEventLogStorage, SoracomInstance
 from tests.reliability.instances import install_home, pg_env
@@ -83,4 +88,4 @@ def test_install_never_replaces_a_users_config(tmp_path: Path) -> None:
     install_instance_config(tmp_path)
     assert own.read_text() == "telemetry:\n  enabled: false\n"
     fresh = tmp_path / "fresh"
-    assert install_instance_config(fresh).read_text() == INSTANCE_TEMPLATE.read_text()
+    assert install_instance_config(fresh).read_text() == SQLITE_TEMPLATE.read_text()

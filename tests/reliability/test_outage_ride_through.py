@@ -28,7 +28,7 @@ from pipelines import settings
 from pipelines.demo import PlannedRun
 from pipelines.jobs import DAILY_ASSETS
 from pipelines.lake import Lake
-from sandbox.testing import ProcessSandbox, start_sandbox_process
+from sandbox.process import ProcessSandbox, start_sandbox_process
 from tests.reliability import harness
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]

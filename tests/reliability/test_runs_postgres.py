@@ -17,7 +17,7 @@ from pipelines.demo import PlannedRun
 from pipelines.instance import PG_URL_ENV
 from pipelines.jobs import DAILY_ASSETS
 from pipelines.lake import Lake
-from sandbox.testing import ProcessSandbox
+from sandbox.process import ProcessSandbox
 from tests.reliability import harness
 from tests.reliability.instances import install_home, overlaps, pg_env, step_intervals
 from tests.reliability.test_crash_and_outage import SEED, SIMS, finish, load_env, sandbox_process, start_load

@@ -21,8 +21,7 @@ import duckdb
 import pytest
 
 from assets import billing, harvest, inventory, traffic
-from assets.catalog import catalog
-from assets.models import MODEL_ASSETS, after_models
+from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
 from assets.partitions import daily_partitions, last_days, monthly_partitions, window_for
 from assets.tables import SOURCES
 from pipelines.lake import Lake
@@ -124,7 +123,7 @@ def test_a_load_of_sqlish_strings_stores_them_verbatim_and_models_still_build(tm
         ):
             result = harness.materialize(assets, key, res)
             assert result.success, harness.failure_messages(result)
-        built = harness.materialize([*MODEL_ASSETS, after_models(catalog)], None, res)
+        built = harness.materialize([*MODEL_ASSETS, CATALOG_AFTER_MODELS], None, res)
         assert built.success, harness.failure_messages(built)
         world = box.world
         assert box.stats.bad_inputs > 0

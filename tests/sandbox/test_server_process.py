@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.cli import main
 from sandbox import cli
-from sandbox.testing import parse_ready_line, start_sandbox_process
+from sandbox.process import parse_ready_line, start_sandbox_process
 from tests.conftest import authenticated_client
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipelines.soracom import ClientSettings, Credentials, SoracomClient
-from sandbox.testing import start_sandbox_process
+from sandbox.process import start_sandbox_process
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
 
