@@ -67,7 +67,10 @@ def graph_of(defs: dg.Definitions) -> dict[str, Any]:
         for s in sorted(repo.schedule_defs, key=lambda s: s.name)
     }
     sensors = {
-        s.name: {"jobs": sorted(j.name for j in s.jobs), "default_status": s.default_status.value}
+        s.name: {
+            "jobs": sorted(j.name for j in s.jobs) if s.has_jobs else [],
+            "default_status": s.default_status.value,
+        }
         for s in sorted(repo.sensor_defs, key=lambda s: s.name)
     }
     return {"assets": assets, "jobs": jobs, "schedules": schedules, "sensors": sensors}
