@@ -11,7 +11,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from assets.models import MODEL_ASSETS, MODELS, SQL_DIR, after_models
+from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS, MODELS, SQL_DIR
 from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
 from pipelines.lake import ModelError, discover_models
@@ -81,9 +81,7 @@ def test_unknown_table_fails_with_the_file_and_table(tmp_path: Path) -> None:
 
 
 def test_catalog_runs_after_every_model() -> None:
-    from assets.catalog import catalog
-
-    ordered = after_models(catalog)
+    ordered = CATALOG_AFTER_MODELS
     spec = next(iter(ordered.specs))
     deps = {d.asset_key for d in spec.deps}
     assert {dg.AssetKey(m.name) for m in MODELS} <= deps
