@@ -42,6 +42,8 @@ REVIEWED = {
     ("pipelines/lake/catalog.py", "body"): "view SQL from views.py, or a staging model's SQL file (code)",
     ("pipelines/lake/catalog.py", "CATALOG_TABLE"): "a module constant",
     ("pipelines/lake/catalog.py", "BUILD_TABLE"): "a module constant",
+    ("pipelines/slots.py", "db.text('SELECT pg_advisory_lock(:key)')"): "constant SQL, the key a bound parameter",
+    ("pipelines/slots.py", "db.text('SELECT pg_advisory_unlock(:key)')"): "constant SQL, the key a bound parameter",
     ("pipelines/lake/models.py", "body"): "view SQL from views.py, or a staging model's SQL file (code)",
     ("pipelines/lake/models.py", "query"): "the model's SQL file from sql/ (code, not data)",
     ("pipelines/lake/views.py", "source"): "read_parquet(quote_literal(glob), options from spec types)",
