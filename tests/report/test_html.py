@@ -94,3 +94,18 @@ def test_the_html_report_renders_in_chromium(
 
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_a_month_without_traffic_still_draws_every_chart(
+    report_catalog: Path, tmp_path: Path, browser: webdriver.Chrome, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "october.html"
+    args = ["report", "--catalog", str(report_catalog), "--format", "html", "--month", "2026-10"]
+    assert main([*args, "--out", str(page)]) == 0
+    browser.get(page.as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
+    assert len(charts) == len(CHARTS)
+    assert all(c.find_elements(By.CSS_SELECTOR, "rect") and c.size["height"] > 0 for c in charts)
+    idle = browser.find_element(By.CSS_SELECTOR, "#idle_sims svg.chart").text
+    assert "no traffic loaded for this month" in idle
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
