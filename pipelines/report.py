@@ -1,9 +1,11 @@
-"""`soracom-lake report [--month YYYY-MM]`: a usage and cost summary read from the DuckDB catalog.
+"""`soracom-lake report [--format text|html|csv|json] [--month YYYY-MM] [--out PATH]`: a usage and cost
+summary read from the DuckDB catalog.
 
 It reads only the marts (monthly_summary, billing_reconciliation, sim_monthly_cost,
 sim_daily_usage, cost_by_group_monthly, idle_sims, traffic_anomalies) with the queries in
 `sql/report/*.sql`, opens the catalog read-only (never blocking a load), and passes the month
-and the top-N as query parameters.
+and the top-N as query parameters. The formats (`report_formats`, `report_html`) render the same
+tables; the HTML page is self-contained with inline SVG charts.
 """
 
 import argparse
@@ -20,6 +22,9 @@ from pipelines import settings
 from pipelines.lake import LakeError
 from pipelines.lake import open_catalog as open_lake_catalog
 from pipelines.packaged import sql_dir
+from pipelines.report_formats import to_json, write_csv_dir, write_csv_stream
+from pipelines.report_html import to_html
+from pipelines.report_output import Report, Table
 
 REQUIRED_MODELS = (
     "monthly_summary",
@@ -27,6 +32,7 @@ REQUIRED_MODELS = (
     "sim_monthly_cost",
     "sim_daily_usage",
     "cost_by_group_monthly",
+    "cost_by_tag_monthly",
     "idle_sims",
     "traffic_anomalies",
 )
@@ -38,9 +44,18 @@ class ReportError(Exception):
     """The report cannot be produced; the message says what to do."""
 
 
+FORMATS = ("text", "html", "csv", "json")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--month", default=None, help="billing month YYYY-MM (default: the latest month in the catalog)"
+        "--month", default=None, help="month YYYY-MM (default: the latest month with loaded data)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="write to this file instead of stdout (for csv: a directory, one <section>.csv each)",
     )
     parser.add_argument(
         "--catalog",
@@ -48,14 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="DuckDB catalog file (default: SORACOM_CATALOG_PATH, else data/soracom.duckdb)",
     )
     parser.add_argument("--top", type=int, default=10, help="rows per top-N list (default: 10)")
-
-
-@dataclass(frozen=True)
-class Table:
-    title: str
-    headers: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-    empty: str = "(none)"
 
 
 def _text(value: Any) -> str:
@@ -120,16 +127,17 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) 
 
 
 def resolve_month(con: duckdb.DuckDBPyConnection, month: str | None) -> str:
-    months = [r[0] for r in _rows(con, "SELECT DISTINCT month FROM monthly_summary ORDER BY month")]
+    """`month`, checked, or the latest month with loaded data (billed, or with loaded traffic days)."""
+    months = [r[0] for r in _rows(con, (REPORT_SQL / "months.sql").read_text())]
     if month is None:
         if not months:
-            raise ReportError("the catalog holds no billing month yet: load the billing months first")
+            raise ReportError("the catalog holds no loaded month yet: load traffic or billing months first")
         return months[-1]
     if not _MONTH.match(month):
         raise ReportError(f"--month must look like 2026-11 (YYYY-MM), got {month!r}")
     if month not in months:
         raise ReportError(
-            f"no billing data for {month}; months in the catalog: {', '.join(months) or 'none'}"
+            f"no billing data for {month} (nor traffic); months in the catalog: {', '.join(months) or 'none'}"
         )
     return month
 
@@ -162,6 +170,12 @@ SECTIONS = (
         ("coverage", "SIM", "name", "group", "currency", "total", "basic fee", "data", "data MB", "per MB"),
     ),
     Section(
+        "daily_traffic",
+        "Daily traffic in {month} per coverage (loaded days)",
+        ("date", "coverage", "MB", "SIMs with traffic"),
+        "(no traffic loaded for this month)",
+    ),
+    Section(
         "top_traffic",
         "Top {top} SIMs by traffic (loaded days of {month})",
         ("coverage", "SIM", "name", "group", "MB", "days", "online h", "sessions"),
@@ -173,9 +187,25 @@ SECTIONS = (
         ("coverage", "group", "currency", "SIMs", "total", "basic fee", "data", "other", "data MB"),
     ),
     Section(
+        "cost_by_tag",
+        "Cost by tag (top {top} values per tag)",
+        ("coverage", "tag", "value", "currency", "SIMs", "total", "data MB"),
+    ),
+    Section(
         "idle_sims",
-        "Idle SIMs: charged in the window but no traffic (savings candidates){idle_totals}",
-        ("coverage", "SIM", "name", "group", "status", "currency", "charges", "window", "last traffic"),
+        "Idle SIMs in {month}: charged but no traffic on its loaded days (savings candidates){idle_totals}",
+        (
+            "coverage",
+            "SIM",
+            "name",
+            "group",
+            "status",
+            "currency",
+            "month cost",
+            "traffic days",
+            "last traffic",
+        ),
+        "(none, or no traffic loaded for this month)",
     ),
     Section(
         "anomalies",
@@ -205,21 +235,52 @@ def report_tables(con: duckdb.DuckDBPyConnection, month: str, top: int) -> list[
             section.headers,
             query(con, section.query, month, top),
             section.empty,
+            section.query,
         )
         for section in SECTIONS
     ]
 
 
-def print_report(catalog_path: Path, month: str | None, top: int, out: TextIO) -> None:
+def build_report(catalog_path: Path, month: str | None, top: int) -> Report:
     con = open_catalog(catalog_path)
     try:
         chosen = resolve_month(con, month)
         tables = report_tables(con, chosen, top)
     finally:
         con.close()
-    print(f"Soracom usage and cost report - {chosen} (catalog {catalog_path})", file=out)
-    for table in tables:
+    return Report(chosen, str(catalog_path), tables)
+
+
+def render_text(report: Report, out: TextIO) -> None:
+    print(f"Soracom usage and cost report - {report.month} (catalog {report.catalog})", file=out)
+    for table in report.tables:
         render(table, out)
+
+
+def print_report(catalog_path: Path, month: str | None, top: int, out: TextIO) -> None:
+    render_text(build_report(catalog_path, month, top), out)
+
+
+def write_report(report: Report, fmt: str, out: TextIO, path: Path | None) -> None:
+    """`report` in `fmt` to `path` (a directory for csv) or, without one, to `out`."""
+    if fmt == "csv":
+        if path is None:
+            write_csv_stream(report, out)
+        else:
+            write_csv_dir(report, path)
+        return
+    if fmt == "text":
+        if path is None:
+            render_text(report, out)
+            return
+        with path.open("w", encoding="utf-8") as file:
+            render_text(report, file)
+        return
+    text = to_html(report) if fmt == "html" else to_json(report)
+    if path is None:
+        out.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -230,8 +291,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.top < 1:
         print("error: --top must be at least 1", file=sys.stderr)
         return 2
+    out_path = Path(args.out).expanduser() if args.out else None
     try:
-        print_report(path, args.month, args.top, stream)
+        report = build_report(path, args.month, args.top)
+        write_report(report, args.format, stream, out_path)
+    except OSError as error:
+        print(f"error: cannot write the report to {out_path}: {error.strerror or error}", file=sys.stderr)
+        return 2
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

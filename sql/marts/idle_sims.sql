@@ -6,6 +6,7 @@
 -- loaded traffic day if that is later (no SIM is called idle for days the lake has no traffic of).
 -- Charged: a positive sum of the SIM's billing lines dated in the window plus its monthly lines
 -- (basic fees) of the months the window touches. traffic_days_loaded: loaded days in the window.
+-- months_charged: the months of those lines, comma-separated (a flat column for BI tools).
 WITH bounds AS (
     SELECT
         t.coverage,
@@ -38,7 +39,7 @@ charges AS (
         i.sim_id,
         sum(i.amount) AS charges_in_window,
         coalesce(sum(i.amount) FILTER (WHERE i.cost_category = 'basic_fee'), 0) AS basic_fee_in_window,
-        list(DISTINCT i.month ORDER BY i.month) AS months_charged
+        string_agg(DISTINCT i.month, ',' ORDER BY i.month) AS months_charged
     FROM stg_billing_items AS i
     JOIN window_lines AS w
         ON w.coverage = i.coverage AND w.date IS NOT DISTINCT FROM i.date

@@ -1,4 +1,4 @@
--- Per SIM and UTC day: traffic by usage type (speed class on jp, subscription on g) and total, sessions, online minutes, cells, Harvest entries
+-- Per SIM and UTC day: traffic, sessions, online minutes, cells, Harvest entries (per usage type: sim_daily_traffic_by_type)
 -- grain: coverage, date, sim_id, unmapped_imsi
 -- not null: coverage, date
 -- A day counts for a source only when that source has rows for the day in the coverage; where it
@@ -6,44 +6,16 @@
 -- are kept under sim_id NULL with their IMSI in unmapped_imsi. Online minutes and cells come from
 -- stg_session_segments (sessions clipped to the day, robust to late Deleted stamps).
 -- Built to scan each source once and join on plain keys: traffic is summed per SIM-day in one
--- pass (the per-type map is aggregated only for the few SIM-days with several types), and
--- the session and Harvest figures, whose rows always have a SIM, are full-joined to it.
+-- pass, and the session and Harvest figures, whose rows always have a SIM, are full-joined to it.
+-- Flat columns only (no MAP or LIST), so SQLAlchemy-based BI tools show every column.
 WITH traffic AS (
     SELECT
         coverage, date, sim_id, CASE WHEN sim_id IS NULL THEN imsi END AS unmapped_imsi,
         CAST(sum(upload_bytes) AS BIGINT) AS upload_bytes,
         CAST(sum(download_bytes) AS BIGINT) AS download_bytes,
         CAST(sum(upload_packets) AS BIGINT) AS upload_packets,
-        CAST(sum(download_packets) AS BIGINT) AS download_packets,
-        min(type) AS first_class,
-        max(type) AS last_class
+        CAST(sum(download_packets) AS BIGINT) AS download_packets
     FROM stg_air_traffic_daily
-    GROUP BY ALL
-),
-class_sums AS (
-    SELECT
-        a.coverage, a.date, a.sim_id, CASE WHEN a.sim_id IS NULL THEN a.imsi END AS unmapped_imsi, a.type,
-        CAST(sum(a.upload_bytes) AS BIGINT) AS upload_bytes,
-        CAST(sum(a.download_bytes) AS BIGINT) AS download_bytes,
-        CAST(sum(a.upload_packets) AS BIGINT) AS upload_packets,
-        CAST(sum(a.download_packets) AS BIGINT) AS download_packets
-    FROM stg_air_traffic_daily AS a
-    SEMI JOIN (SELECT * FROM traffic WHERE first_class <> last_class) AS t
-        ON t.coverage = a.coverage AND t.date = a.date AND t.sim_id IS NOT DISTINCT FROM a.sim_id
-        AND t.unmapped_imsi IS NOT DISTINCT FROM (CASE WHEN a.sim_id IS NULL THEN a.imsi END)
-    GROUP BY ALL
-),
-several_classes AS (
-    SELECT
-        coverage, date, sim_id, unmapped_imsi,
-        map_from_entries(list(
-            (type, {
-                'upload_bytes': upload_bytes, 'download_bytes': download_bytes,
-                'upload_packets': upload_packets, 'download_packets': download_packets
-            })
-            ORDER BY type
-        )) AS traffic_by_type
-    FROM class_sums
     GROUP BY ALL
 ),
 segment_days AS (
@@ -103,7 +75,6 @@ joined AS (
         coalesce(t.sim_id, a.sim_id) AS sim_id,
         t.unmapped_imsi,
         t.upload_bytes, t.download_bytes, t.upload_packets, t.download_packets,
-        t.first_class, t.last_class,
         a.online_ms, a.distinct_cells, a.sessions_started, a.harvest_entries, a.harvest_bytes
     FROM traffic AS t
     FULL JOIN activity AS a ON a.coverage = t.coverage AND a.date = t.date AND a.sim_id = t.sim_id
@@ -124,24 +95,12 @@ SELECT
     CASE WHEN td.date IS NOT NULL THEN coalesce(k.upload_packets, 0) END AS upload_packets,
     CASE WHEN td.date IS NOT NULL THEN coalesce(k.download_packets, 0) END AS download_packets,
     CASE WHEN td.date IS NOT NULL THEN coalesce(k.upload_packets + k.download_packets, 0) END AS total_packets,
-    CASE
-        WHEN k.first_class = k.last_class THEN MAP {
-            k.first_class: {
-                'upload_bytes': k.upload_bytes, 'download_bytes': k.download_bytes,
-                'upload_packets': k.upload_packets, 'download_packets': k.download_packets
-            }
-        }
-        ELSE c.traffic_by_type
-    END AS traffic_by_type,
     CASE WHEN sd.date IS NOT NULL THEN coalesce(k.sessions_started, 0) END AS sessions_started,
     CASE WHEN sd.date IS NOT NULL THEN coalesce(k.online_ms, 0) / 60000.0 END AS online_minutes,
     CASE WHEN sd.date IS NOT NULL THEN coalesce(k.distinct_cells, 0) END AS distinct_cells,
     CASE WHEN hd.date IS NOT NULL THEN coalesce(k.harvest_entries, 0) END AS harvest_entries,
     CASE WHEN hd.date IS NOT NULL THEN coalesce(k.harvest_bytes, 0) END AS harvest_bytes
 FROM joined AS k
-LEFT JOIN several_classes AS c
-    ON k.first_class <> k.last_class AND c.coverage = k.coverage AND c.date = k.date
-    AND c.sim_id IS NOT DISTINCT FROM k.sim_id AND c.unmapped_imsi IS NOT DISTINCT FROM k.unmapped_imsi
 LEFT JOIN stg_sims AS s ON s.coverage = k.coverage AND s.sim_id = k.sim_id
 LEFT JOIN traffic_days AS td ON td.coverage = k.coverage AND td.date = k.date
 LEFT JOIN session_days AS sd ON sd.coverage = k.coverage AND sd.date = k.date

@@ -41,9 +41,13 @@ def test_sim_daily_usage_traffic(built: BuiltLake, con: duckdb.DuckDBPyConnectio
         )
         for sim, day, up, down, upp, downp, total, m in rows(
             con,
-            "SELECT sim_id, date, upload_bytes, download_bytes, upload_packets, download_packets, "
-            "total_bytes, "
-            "traffic_by_type FROM sim_daily_usage WHERE coverage = ? AND total_bytes > 0",
+            "SELECT u.sim_id, u.date, u.upload_bytes, u.download_bytes, u.upload_packets, "
+            "u.download_packets, u.total_bytes, (SELECT map_from_entries(list((t.type, {"
+            "'upload_bytes': t.upload_bytes, 'download_bytes': t.download_bytes})))"
+            " FROM sim_daily_traffic_by_type AS t WHERE t.coverage = u.coverage AND t.date = u.date"
+            " AND t.sim_id IS NOT DISTINCT FROM u.sim_id"
+            " AND t.unmapped_imsi IS NOT DISTINCT FROM u.unmapped_imsi)"
+            " FROM sim_daily_usage AS u WHERE u.coverage = ? AND u.total_bytes > 0",
             [coverage],
         )
     }

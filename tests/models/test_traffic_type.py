@@ -20,12 +20,21 @@ def test_staging_names_the_type_speed_class_on_jp_and_subscription_on_g(con: duc
         assert got["g"] and all(t == sub and t in G_EXPORT_TYPES and sc is None for t, sc, sub in got["g"])
 
 
-def test_the_mart_maps_traffic_by_type(con: duckdb.DuckDBPyConnection):
+def test_the_flat_mart_has_traffic_by_type(con: duckdb.DuckDBPyConnection):
     keys = dict(
         con.execute(
-            "SELECT coverage, list(DISTINCT k) FROM "
-            "(SELECT coverage, unnest(map_keys(traffic_by_type)) AS k FROM sim_daily_usage) GROUP BY ALL"
+            "SELECT coverage, list(DISTINCT type) FROM sim_daily_traffic_by_type GROUP BY ALL"
         ).fetchall()
     )
     assert set(keys["jp"]) <= set(SPEED_CLASSES)
     assert set(keys["g"]) <= set(G_EXPORT_TYPES) and keys["g"]
+    # its rows of a SIM-day add up to sim_daily_usage's total (flat companion, not a MAP column)
+    (mismatches,) = con.execute(
+        "SELECT count(*) FROM sim_daily_usage AS u LEFT JOIN ("
+        "  SELECT coverage, date, sim_id, unmapped_imsi, sum(total_bytes) AS bytes"
+        "  FROM sim_daily_traffic_by_type GROUP BY ALL) AS t"
+        " ON t.coverage = u.coverage AND t.date = u.date AND t.sim_id IS NOT DISTINCT FROM u.sim_id"
+        " AND t.unmapped_imsi IS NOT DISTINCT FROM u.unmapped_imsi"
+        " WHERE u.total_bytes > 0 AND t.bytes IS DISTINCT FROM u.total_bytes"
+    ).fetchone()
+    assert mismatches == 0
