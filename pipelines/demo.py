@@ -54,14 +54,25 @@ EXAMPLE_QUERY = (
 )
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type of counts: a whole number from 1 (argparse turns the error into one line)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not allowed: give 1 or more")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real", action="store_true", help="load the real account in the environment")
-    parser.add_argument("--sims", type=int, default=200, help="sandbox SIMs (default: 200)")
+    parser.add_argument("--sims", type=_at_least_one, default=200, help="sandbox SIMs (default: 200)")
     parser.add_argument("--seed", type=int, default=42, help="sandbox seed (default: 42)")
     parser.add_argument(
         "--coverage", choices=("jp", "g", "both"), default="jp", help="sandbox coverages (default: jp)"
     )
-    parser.add_argument("--days", type=int, default=7, help="closed UTC days to load (default: 7)")
+    parser.add_argument("--days", type=_at_least_one, default=7, help="closed UTC days to load (default: 7)")
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -239,9 +250,24 @@ def _print_summary(catalog_path: Path, lake_root: str) -> None:
     _say(f"      '{EXAMPLE_QUERY}').show()\"")
 
 
+def settings_problems(real: bool) -> list[str]:
+    """What is wrong with the settings, one line each. Without --real the sandbox brings its own
+    credentials, so a half-given auth key pair in the environment does not matter."""
+    env = dict(os.environ)
+    if not real:
+        for name in (settings.AUTH_KEY_ID, settings.AUTH_KEY):
+            env.pop(name, None)
+    return settings.validate_all(env)
+
+
 def run(args: argparse.Namespace) -> int:
     """The demo; SIGTERM/SIGINT stop it (exit 143/130) with what its runs held freed."""
     restrict_umask()  # the data dir, Dagster home and logs: never writable by others
+    problems = settings_problems(args.real)
+    if problems:  # every bad setting at once, before the sandbox or any run starts
+        for problem in problems:
+            _say(f"error: {problem}")
+        return 2
     try:
         paths, dagster_home = _paths(args)
     except LakeError as error:
