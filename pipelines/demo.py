@@ -23,13 +23,14 @@ from typing import Any
 
 import dagster as dg
 
+from assets import quarantine
 from assets.billing import billing_months
 from assets.catalog import catalog
 from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
 from assets.partitions import day_start, last_days, window_for
 from assets.resources import resources_from_env
 from assets.retention import API_AUDIT
-from assets.tables import TABLE_SPECS, source
+from assets.tables import SOURCES, TABLE_SPECS, source
 from pipelines import report as usage_report
 from pipelines import settings
 from pipelines.failures import cause_of
@@ -229,15 +230,26 @@ def _build_models(
     failed = [o.run.label for o in outcomes if not o.success]
     assets = [catalog] if failed else [*MODEL_ASSETS, CATALOG_AFTER_MODELS]
     planned = PlannedRun("models and catalog" if not failed else "catalog", assets, "", "")
-    result = dg.materialize(
-        assets,
-        resources=resources,
-        instance=instance,
-        run_config=QUIET,
-        raise_on_error=False,
-        tags={"soracom-lake/demo": "true", **owner_tags()},
-    )
-    errors = [
+
+    def build() -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            assets,
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+            raise_on_error=False,
+            tags={"soracom-lake/demo": "true", **owner_tags()},
+        )
+
+    result, notes = build(), []
+    if not result.success and not failed:  # a corrupt file? name it; move it aside if it is past reloading
+        lake = resources["lake"].process_config_and_initialize().lake()
+        now = resources["clock"].process_config_and_initialize().now()
+        notes, moved = quarantine.sweep(lake, SOURCES, now)
+        if moved:
+            result = build()
+    errors = [*notes]
+    errors += [
         f"{e.step_key}: {cause_of(e.step_failure_data.error)}"
         for e in result.all_events
         if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
