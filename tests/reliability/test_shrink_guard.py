@@ -122,3 +122,21 @@ def test_the_policy_comes_from_the_settings() -> None:
     assert ShrinkPolicy.from_env({}) == ShrinkPolicy(min_fraction=0.5)
     with pytest.raises(ValueError, match="SORACOM_SHRINK_MIN_FRACTION='half' is not valid"):
         ShrinkPolicy.from_env({settings.SHRINK_MIN_FRACTION: "half"})
+
+
+@pytest.mark.integration
+def test_in_a_range_run_the_other_partitions_still_load(box: SandboxHandle, tmp_path: Path) -> None:
+    first_day, last_day = last_days(NOW, 2)
+    res = harness.resources({"jp": box.url}, box.credentials, tmp_path, now=NOW)
+    loaded = harness.materialize([traffic.air_traffic_daily], last_day, res)
+    assert loaded.success, harness.failure_messages(loaded)
+    lake = Lake(tmp_path / "lake")
+    held = lake.read(traffic.DAILY_SPEC).height
+    with box.configured(bad_input="csv_header_only"):
+        ranged = harness.materialize([traffic.air_traffic_daily], first_day, res, last=last_day)
+    assert not ranged.success
+    message = " | ".join(harness.failure_messages(ranged))
+    assert f"partition {last_day}: the reload has 0 rows where the lake holds {held}" in message, message
+    assert f"partition {first_day}" not in message, message
+    assert [p["date"].isoformat() for p in lake.partitions(traffic.DAILY_SPEC)] == [first_day, last_day]
+    assert lake.read(traffic.DAILY_SPEC).height == held  # the new day loaded (empty), the old one kept
