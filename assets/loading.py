@@ -24,7 +24,9 @@ from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import Retention
+from assets.shrink_guard import ShrinkPolicy, ShrinkRefused, guard
 from pipelines.lake import Lake, TableSpec, WriteResult
+from pipelines.lake.lake import BeforeReplace
 from pipelines.soracom import SoracomClient, SoracomRetryError, SoracomSetupError
 
 API_POOL = "soracom_api"  # every source asset; its limit is in pipelines/dagster_instance.yaml
@@ -122,13 +124,15 @@ def _write(
     results: list[tuple[str, Fetched]],
     loaded_at: datetime,
     sort_by: list[str] | None,
+    before_replace: BeforeReplace | None = None,
 ) -> WriteResult:
     """One partition from every coverage's rows. `Batches` (exports too big for memory) stream
-    to the file batch by batch, in the order the source gave them (an export's order is fixed)."""
+    to the file batch by batch, in the order the source gave them (an export's order is fixed).
+    `before_replace` (the shrink guard) may refuse the new file, keeping the old one."""
     _return_free_memory()  # the fetch's page objects are garbage now; the write needs room
     if not any(isinstance(one.frame, Batches) for _, one in results):
         frame = table_columns(_frame_of(results, loaded_at, sort_by), spec.schema, spec.partition_by)
-        return lake.write_partition(spec, partition, frame)
+        return lake.write_partition(spec, partition, frame, before_replace)
 
     def batches() -> Iterator[pl.DataFrame]:
         for coverage, one in results:
@@ -136,7 +140,7 @@ def _write(
             for part in parts:
                 yield table_columns(add_lineage(part, coverage, loaded_at), spec.schema, spec.partition_by)
 
-    return lake.write_partition_batches(spec, partition, batches())
+    return lake.write_partition_batches(spec, partition, batches(), before_replace)
 
 
 async def _load_windows(
@@ -150,11 +154,15 @@ async def _load_windows(
     fetch: Fetch,
     sort_by: list[str] | None,
     now: datetime,
+    shrink: ShrinkPolicy,
 ) -> tuple[list[PartitionLoad], dict[str, dict[str, Any]]]:
-    """Fetch and write each window in turn, with one authenticated client per coverage."""
+    """Fetch and write each window in turn, with one authenticated client per coverage. A window
+    the shrink guard refuses keeps its old file and the others still load; the step then fails
+    naming every refused partition."""
     coverages = soracom.coverage_list()
     the_lake = lake.lake()
     loads: list[PartitionLoad] = []
+    refused: list[str] = []
     async with contextlib.AsyncExitStack() as stack:
         clients = {c: await stack.enter_async_context(soracom.client(c)) for c in coverages}
         for window in windows:
@@ -164,8 +172,14 @@ async def _load_windows(
                 *(fetch(clients[c], window, Progress(context.log, c, now)) for c in coverages)
             )
             results = list(zip(coverages, fetched, strict=True))
+            partition = lake_partition(window)
+            check = guard(the_lake, spec, partition, window.key, shrink)
             try:
-                written = _write(the_lake, spec, lake_partition(window), results, loaded_at, sort_by)
+                written = _write(the_lake, spec, partition, results, loaded_at, sort_by, check)
+            except ShrinkRefused as error:
+                context.log.error(str(error))
+                refused.append(str(error))
+                continue
             finally:
                 for one in fetched:
                     if one.cleanup is not None:
@@ -188,6 +202,8 @@ async def _load_windows(
                 f"{load.bytes} bytes -> {load.path}"
             )
         stats = {c: client.stats.as_dict() for c, client in clients.items()}
+    if refused:
+        raise ShrinkRefused("; ".join(refused))
     return loads, stats
 
 
@@ -239,6 +255,10 @@ def load_partitions(
     now = clock.now()
     for window in windows:
         retention.guard(asset, window, now)
+    try:
+        shrink = ShrinkPolicy.from_env()
+    except ValueError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
     started = time.monotonic()
     span = f"{windows[0].key}" if len(windows) == 1 else f"{windows[0].key}...{windows[-1].key}"
     context.log.info(f"loading {asset} {span} ({len(windows)} partition(s)) from {soracom.describe()}")
@@ -252,6 +272,7 @@ def load_partitions(
         fetch=fetch,
         sort_by=sort_by,
         now=now,
+        shrink=shrink,
     )
     with _transient_errors_retried(context):
         loads, stats = asyncio.run(load)
@@ -265,7 +286,7 @@ def _transient_errors_retried(context: AssetExecutionContext) -> Iterator[None]:
     times, then fails with the client's own error."""
     try:
         yield
-    except SoracomSetupError as error:
+    except (SoracomSetupError, ShrinkRefused) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
     except SoracomRetryError as error:
         transient = error.last_status is None or error.last_status >= 500 or error.last_status == 429

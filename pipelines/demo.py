@@ -23,14 +23,17 @@ from typing import Any
 
 import dagster as dg
 
+from assets import quarantine
 from assets.billing import billing_months
+from assets.catalog import catalog
 from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
 from assets.partitions import day_start, last_days, window_for
 from assets.resources import resources_from_env
 from assets.retention import API_AUDIT
-from assets.tables import TABLE_SPECS
+from assets.tables import SOURCES, TABLE_SPECS, source
 from pipelines import report as usage_report
 from pipelines import settings
+from pipelines.failures import cause_of
 from pipelines.instance import (
     DATA_DIR_MODE,
     install_instance_config,
@@ -38,7 +41,7 @@ from pipelines.instance import (
     restrict_umask,
 )
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
-from pipelines.lake import LakeError, open_catalog
+from pipelines.lake import Lake, LakeError, open_catalog
 from pipelines.lake.storage import check_root, url_scheme
 from pipelines.runs import guarded_load, owner_tags, run_failure_message, slot_wait_limit
 from pipelines.soracom import check_setup
@@ -54,14 +57,25 @@ EXAMPLE_QUERY = (
 )
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type of counts: a whole number from 1 (argparse turns the error into one line)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not allowed: give 1 or more")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real", action="store_true", help="load the real account in the environment")
-    parser.add_argument("--sims", type=int, default=200, help="sandbox SIMs (default: 200)")
+    parser.add_argument("--sims", type=_at_least_one, default=200, help="sandbox SIMs (default: 200)")
     parser.add_argument("--seed", type=int, default=42, help="sandbox seed (default: 42)")
     parser.add_argument(
         "--coverage", choices=("jp", "g", "both"), default="jp", help="sandbox coverages (default: jp)"
     )
-    parser.add_argument("--days", type=int, default=7, help="closed UTC days to load (default: 7)")
+    parser.add_argument("--days", type=_at_least_one, default=7, help="closed UTC days to load (default: 7)")
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -130,6 +144,7 @@ class RunOutcome:
     success: bool
     rows: int
     errors: list[str]
+    skipped: bool = False  # not run: the models, when a load before them failed
 
 
 def plan_runs(now: datetime, days: int, audit: bool = True, billing: bool = True) -> list[PlannedRun]:
@@ -189,7 +204,7 @@ def execute_runs(
             if "rows" in metadata:
                 rows_by_asset[event.asset_key.to_user_string()] = int(metadata["rows"].value)
         errors = [
-            f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
+            f"{e.step_key}: {cause_of(e.step_failure_data.error)}"
             for e in result.all_events
             if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
         ]
@@ -200,11 +215,65 @@ def execute_runs(
         if report:
             report(index, outcome)
     stop()
-    # the SQL models (assets/models.py), then the catalog that exposes them
-    dg.materialize(
-        [*MODEL_ASSETS, CATALOG_AFTER_MODELS], resources=resources, instance=instance, run_config=QUIET
-    )
-    return outcomes
+    outcome = _build_models(outcomes, resources, instance)
+    if report:
+        report(len(outcomes) + 1, outcome)
+    return [*outcomes, outcome]
+
+
+def _build_models(
+    outcomes: list[RunOutcome], resources: dict[str, Any], instance: dg.DagsterInstance
+) -> RunOutcome:
+    """The SQL models (assets/models.py), then the catalog that exposes them; only when every load
+    passed: a mart built over a day that failed to load would be wrong, not just incomplete. With a
+    failed load only the catalog is rebuilt, and the marts keep their last build."""
+    failed = [o.run.label for o in outcomes if not o.success]
+    assets = [catalog] if failed else [*MODEL_ASSETS, CATALOG_AFTER_MODELS]
+    planned = PlannedRun("models and catalog" if not failed else "catalog", assets, "", "")
+
+    def build() -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            assets,
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+            raise_on_error=False,
+            tags={"soracom-lake/demo": "true", **owner_tags()},
+        )
+
+    result, notes = build(), []
+    if not result.success and not failed:  # a corrupt file? name it; move it aside if it is past reloading
+        lake = resources["lake"].process_config_and_initialize().lake()
+        now = resources["clock"].process_config_and_initialize().now()
+        notes, moved = quarantine.sweep(lake, SOURCES, now)
+        if moved:
+            result = build()
+    errors = [*notes]
+    errors += [
+        f"{e.step_key}: {cause_of(e.step_failure_data.error)}"
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
+    ]
+    if failed:
+        errors.insert(
+            0, f"models not rebuilt: {len(failed)} load run(s) failed; the marts keep their last build"
+        )
+    return RunOutcome(planned, result.success, 0, errors, skipped=bool(failed))
+
+
+def missing_partitions(runs: Sequence[PlannedRun], lake: Lake) -> list[str]:
+    """`table: key, key, ...` for every planned partition the lake does not hold."""
+    lines = []
+    for planned in runs:
+        for asset in planned.assets:
+            table = source(asset.key.to_user_string())
+            keys = table.partitions_def.get_partition_keys_in_range(
+                dg.PartitionKeyRange(planned.first, planned.last)
+            )
+            absent = [k for k in keys if not lake.has_partition(table.spec, table.lake_partition_of(k))]
+            if absent:
+                lines.append(f"{table.name}: {', '.join(absent)}")
+    return lines
 
 
 def _summary(catalog_path: Path) -> list[tuple[str, int]]:
@@ -239,9 +308,24 @@ def _print_summary(catalog_path: Path, lake_root: str) -> None:
     _say(f"      '{EXAMPLE_QUERY}').show()\"")
 
 
+def settings_problems(real: bool) -> list[str]:
+    """What is wrong with the settings, one line each. Without --real the sandbox brings its own
+    credentials, so a half-given auth key pair in the environment does not matter."""
+    env = dict(os.environ)
+    if not real:
+        for name in (settings.AUTH_KEY_ID, settings.AUTH_KEY):
+            env.pop(name, None)
+    return settings.validate_all(env)
+
+
 def run(args: argparse.Namespace) -> int:
     """The demo; SIGTERM/SIGINT stop it (exit 143/130) with what its runs held freed."""
     restrict_umask()  # the data dir, Dagster home and logs: never writable by others
+    problems = settings_problems(args.real)
+    if problems:  # every bad setting at once, before the sandbox or any run starts
+        for problem in problems:
+            _say(f"error: {problem}")
+        return 2
     try:
         paths, dagster_home = _paths(args)
     except LakeError as error:
@@ -280,7 +364,7 @@ def _load(args: argparse.Namespace, paths: dict[str, str], dagster_home: Path, s
         def report(index: int, outcome: RunOutcome) -> None:
             status = "ok" if outcome.success else "FAILED"
             _say(
-                f"[{index}/{len(runs)}] {outcome.run.label}: {len(outcome.run.assets)} assets, "
+                f"[{index}/{len(runs) + 1}] {outcome.run.label}: {len(outcome.run.assets)} assets, "
                 f"{outcome.rows} rows, {status}"
             )
             for error in outcome.errors:
@@ -299,6 +383,11 @@ def _load(args: argparse.Namespace, paths: dict[str, str], dagster_home: Path, s
         usage_report.print_report(Path(paths[settings.CATALOG_PATH]), None, 10, sys.stdout)
     except usage_report.ReportError as error:
         _say(f"report: {error}")
+    missing = missing_partitions(runs, Lake(paths[settings.LAKE_ROOT]))
+    if missing:  # what the marts and the report above lack, so nobody reads them as complete
+        _say("\nmissing partitions (their load failed; the next load retries them):")
+        for line in missing:
+            _say(f"  {line}")
     _say(f"\nrun history and instance config (pool limits): DAGSTER_HOME={dagster_home} dagster dev")
     if failures:
         _say(f"\n{failures} run(s) failed (see above)")

@@ -109,6 +109,13 @@ def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
         con = open_lake_catalog(path)
     except LakeError as error:
         raise ReportError(str(error)) from error
+    except duckdb.Error as error:  # not a DuckDB file, a folder, locked by a writer, ...
+        if path.is_dir() or "not a valid DuckDB database" in str(error):
+            raise ReportError(
+                f"{path} is not a DuckDB catalog: point --catalog (or SORACOM_CATALOG_PATH) at the "
+                "catalog file a load wrote (data/soracom.duckdb by default)"
+            ) from None
+        raise ReportError(f"cannot open the catalog {path}: {str(error).splitlines()[0]}") from None
     views = {
         row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     }

@@ -62,6 +62,23 @@ def _positive_int(name: str, text: str) -> int:
     return int(value)
 
 
+def _fraction(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name}={text!r} is not valid: give a fraction from 0 to 1 (e.g. '0.5')")
+    return value
+
+
+def _names(name: str, text: str) -> frozenset[str]:
+    names = frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+    if not names or not all(n == "*" or n.replace("_", "").isalnum() for n in names):
+        raise ValueError(f"{name}={text!r} is not valid: give comma-separated table names, or '*' for all")
+    return names
+
+
 def _coverages(name: str, text: str) -> tuple[str, ...]:
     coverages = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
     unknown = [c for c in coverages if c not in VALID_COVERAGES]
@@ -145,6 +162,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SORACOM_CATALOG_PATH", "DuckDB catalog file", default="data/soracom.duckdb", group="lake"),
     Setting(
+        "SORACOM_SHRINK_MIN_FRACTION",
+        "a reload that keeps fewer than this fraction of a partition's rows is refused and the old "
+        "file kept (a reload to zero rows always is; 0 turns the fraction check off)",
+        default="0.5",
+        group="lake",
+        check=_fraction,
+    ),
+    Setting(
+        "SORACOM_ALLOW_SHRINK",
+        "tables (comma-separated, or `*`) whose partitions may be replaced by smaller ones, closed "
+        "billing months included: the explicit override of the shrink guard, for one run",
+        group="lake",
+        check=_names,
+    ),
+    Setting(
         "SORACOM_NOW",
         "the pipeline's clock: `live` (wall clock) or a fixed ISO instant, e.g. to replay a past day "
         "against a sandbox started with the same `--now`",
@@ -219,6 +251,8 @@ MAX_CONCURRENCY = BY_NAME["SORACOM_MAX_CONCURRENCY"].name
 LAKE_ROOT = BY_NAME["SORACOM_LAKE_ROOT"].name
 CATALOG_PATH = BY_NAME["SORACOM_CATALOG_PATH"].name
 NOW = BY_NAME["SORACOM_NOW"].name
+SHRINK_MIN_FRACTION = BY_NAME["SORACOM_SHRINK_MIN_FRACTION"].name
+ALLOW_SHRINK = BY_NAME["SORACOM_ALLOW_SHRINK"].name
 NIGHTLY_CRON = BY_NAME["SORACOM_NIGHTLY_CRON"].name
 HOURLY_CRON = BY_NAME["SORACOM_HOURLY_CRON"].name
 BILLING_CRON = BY_NAME["SORACOM_BILLING_CRON"].name
@@ -241,6 +275,30 @@ def setting(name: str, env: Mapping[str, str] | None = None) -> str:
 def value(name: str, env: Mapping[str, str] | None = None) -> object:
     """The checked value of a setting (ValueError naming the variable when it is not valid)."""
     return BY_NAME[name].parsed(env)
+
+
+def validate_all(env: Mapping[str, str] | None = None) -> list[str]:
+    """Every problem with the settings as set, one line each, for a command to say before it
+    starts: each value that fails its check, a half-given auth key pair, and bad per-table
+    retention overrides. An empty list means every setting is usable."""
+    source = os.environ if env is None else env
+    problems = []
+    for one in SETTINGS:
+        try:
+            one.parsed(source)
+        except ValueError as error:
+            problems.append(str(error))
+    pair = [n for n in (AUTH_KEY_ID, AUTH_KEY) if source.get(n, "").strip()]
+    if len(pair) == 1:
+        missing = AUTH_KEY if pair[0] == AUTH_KEY_ID else AUTH_KEY_ID
+        problems.append(f"{pair[0]} is set but {missing} is not: set both, or neither")
+    for name in sorted(source):
+        if name.startswith(RETENTION_WARN_PREFIX) and name not in BY_NAME:
+            try:
+                retention_warn_horizon(name.removeprefix(RETENTION_WARN_PREFIX).lower(), False, source)
+            except ValueError as error:
+                problems.append(str(error))
+    return problems
 
 
 def retention_sensor_interval_s(env: Mapping[str, str] | None = None) -> int:

@@ -8,7 +8,7 @@ whole and atomically; writing it again replaces it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from pipelines.lake.spec import MODELS_FOLDER, TableSpec
 from pipelines.lake.storage import LocalStorage, Storage, open_storage
 
 PART_FILE = "part-0.parquet"
+# Called with the new file's row count before it replaces the old one; raising keeps the old file.
+BeforeReplace = Callable[[int], None]
 COMPRESSION = "zstd"
 
 
@@ -73,12 +75,19 @@ class Lake:
     # -- writing ----------------------------------------------------------------------------------
 
     def write_partition(
-        self, spec: TableSpec, partition: Mapping[str, object], data: pa.Table | pl.DataFrame
+        self,
+        spec: TableSpec,
+        partition: Mapping[str, object],
+        data: pa.Table | pl.DataFrame,
+        before_replace: BeforeReplace | None = None,
     ) -> WriteResult:
-        """Validate `data` against `spec` and replace the partition's file with it, atomically."""
+        """Validate `data` against `spec` and replace the partition's file with it, atomically.
+        `before_replace(rows)` may raise to keep the old file (e.g. a reload that shrank)."""
         values = spec.partition_values(partition)
         table = conform(spec, values, data)
         key = self.partition_key(spec, values)
+        if before_replace is not None:
+            before_replace(table.num_rows)
         with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
             pq.write_table(table, handle, **_parquet_options(spec))
         return WriteResult(path=self.storage.uri(key), rows=table.num_rows, bytes=self.storage.size(key))
@@ -88,6 +97,7 @@ class Lake:
         spec: TableSpec,
         partition: Mapping[str, object],
         batches: Iterable[pa.Table | pl.DataFrame],
+        before_replace: BeforeReplace | None = None,
     ) -> WriteResult:
         """`write_partition` for data too big to hold at once (a day of 5-minute traffic of a big
         fleet): each batch is validated and appended as it comes; the primary key of the whole
@@ -106,6 +116,8 @@ class Lake:
                         writer.write_table(table)
                         rows += table.num_rows
             check_primary_key_file(spec, values, temp)
+            if before_replace is not None:
+                before_replace(rows)
         return WriteResult(path=self.storage.uri(key), rows=rows, bytes=self.storage.size(key))
 
     # -- reading ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 from pipelines.lake.errors import ModelError
+from pipelines.lake.health import unreadable_files
 from pipelines.lake.lake import Lake, WriteResult
 from pipelines.lake.spec import TableSpec
 from pipelines.lake.views import model_view_sql, quote_identifier, quote_literal, table_view_sql
@@ -281,7 +282,7 @@ def materialise_model(
             f"{model.path}: {model.name!r} is a {model.layer} model, published as a view and inlined "
             "into the marts that read it; only marts are materialised (use build_model)"
         )
-    models = list(models)
+    models, specs = list(models), list(specs)
     with _connection(con) as connection:
         # The TEMP views bind every staging model of the chain first, so an error in one names its
         # file; the query below then inlines the chain as CTEs, which shadow those views.
@@ -294,10 +295,26 @@ def materialise_model(
                     f"COPY ({query}) TO {quote_literal(temp)} (FORMAT parquet, COMPRESSION zstd)"
                 )
             except duckdb.Error as error:
-                raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
+                raise _model_failed(lake, model, error, specs, models) from error
     with lake.storage.open_read(key) as handle:
         rows = pq.ParquetFile(handle).metadata.num_rows
     return WriteResult(path=lake.storage.uri(key), rows=rows, bytes=lake.storage.size(key))
+
+
+def _model_failed(
+    lake: Lake, model: SqlModel, error: duckdb.Error, specs: Iterable[TableSpec], models: list[SqlModel]
+) -> ModelError:
+    """The model's error, naming the data files it reads that cannot be read (a corrupt file
+    otherwise shows as DuckDB's `don't know what type:` with no file named)."""
+    read = _closure(model.depends_on, {m.name: m for m in models})
+    bad = [one for spec in specs if spec.name in read for one in unreadable_files(lake, spec)]
+    if not bad:
+        return ModelError(f"{model.path}: DuckDB failed to run the model: {error}")
+    files = "; ".join(f"{one.uri} (table {one.table}: {one.reason})" for one in bad)
+    return ModelError(
+        f"{model.path}: cannot be built: unreadable data file(s): {files}. Reload those partitions "
+        "(a load replaces the file), or move the files aside"
+    )
 
 
 def mart_query(model: SqlModel, models: Iterable[SqlModel]) -> str:
