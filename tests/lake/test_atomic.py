@@ -83,8 +83,9 @@ def _check_readers(lake: Lake, *, writer_running: bool) -> None:
         except duckdb.Error as error:
             # On S3, DuckDB reads an object in ranges pinned to the ETag s3fs saw at open: an object
             # replaced meanwhile is an error (its ETag changed, or its size no longer matches the
-            # listing), never a mix of versions, and the retry reads the new object.
-            raced = any(m in str(error) for m in ("no longer exists", "bytes returned"))
+            # listing, so the footer read at the old size finds no magic bytes), never a mix of
+            # versions, and the retry reads the new object.
+            raced = any(m in str(error) for m in ("no longer exists", "bytes returned", "No magic bytes"))
             if isinstance(lake.storage, LocalStorage) or not raced or attempt == 9:
                 raise
     assert rows in (ROWS, ROWS + 1) and ids == rows
