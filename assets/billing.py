@@ -127,9 +127,9 @@ ITEMS_SPEC = TableSpec(
         ]
     ),
     partition_by=("month",),
-    description="Lines of the detailed billing CSV (amount = unit_price x quantity; discounts are "
-    "separate lines). `date` is the day of usage-based lines (null on monthly lines, whose "
-    "`date_text` is yyyyMM). Tag and other columns are kept in _extra.",
+    description="Lines of the detailed billing CSV (amount = unit_price x quantity, in whole yen on "
+    "JPY; discounts are separate lines). `date` is the day of usage-based lines (null on monthly "
+    "lines, whose `date_text` is yyyyMM). Tag and other columns are kept in _extra.",
 )
 
 SUMMARIES_SPEC = TableSpec(
