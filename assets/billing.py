@@ -38,7 +38,7 @@ from assets.partitions import (
 from assets.retention import BILLING_SUMMARIES, BILLS
 from assets.source import Source
 from pipelines.lake import Lake, TableSpec
-from pipelines.soracom import SoracomClient, parse_csv
+from pipelines.soracom import SoracomAPIError, SoracomClient, parse_csv
 
 BILL_SHAPE: dict[str, pl.DataType] = {
     "yearMonth": pl.Utf8,
@@ -127,9 +127,9 @@ ITEMS_SPEC = TableSpec(
         ]
     ),
     partition_by=("month",),
-    description="Lines of the detailed billing CSV (amount = unit_price x quantity; discounts are "
-    "separate lines). `date` is the day of usage-based lines (null on monthly lines, whose "
-    "`date_text` is yyyyMM). Tag and other columns are kept in _extra.",
+    description="Lines of the detailed billing CSV (amount = unit_price x quantity, in whole yen on "
+    "JPY; discounts are separate lines). `date` is the day of usage-based lines (null on monthly "
+    "lines, whose `date_text` is yyyyMM). Tag and other columns are kept in _extra.",
 )
 
 SUMMARIES_SPEC = TableSpec(
@@ -272,10 +272,36 @@ async def fetch_billing_items(client: SoracomClient, window: Window, progress: P
     if is_current_month(window, now):
         call, csv = "exportLatestBilling", await client.export_latest_bill()
     else:
-        call, csv = "exportBilling", await client.export_bill(window.yyyymm)
+        call = "exportBilling"
+        try:
+            csv = await client.export_bill(window.yyyymm)
+        except SoracomAPIError as refusal:
+            if not preliminary or refusal.status not in EXPORT_REFUSED:
+                raise
+            return _export_refused(window, progress, refusal)
     frame = items_frame(csv, window.yyyymm, preliminary, call)
     progress.info(f"billing CSV {window.yyyymm}: {len(csv)} bytes, {frame.height} lines")
     return Fetched(frame, {"preliminary": preliminary, "export_bytes": len(csv)})
+
+
+# What Soracom answers to the export of a month whose bill is not closed yet (the spec's 404).
+EXPORT_REFUSED = (400, 404)
+
+
+def _export_refused(window: Window, progress: Progress, refusal: SoracomAPIError) -> Fetched:
+    """The month is past but not closed (the first 1-3 business days of the next month), and
+    Soracom exports its CSV only after closing: keep the lines already loaded (preliminary,
+    from the month's last `exportLatestBilling`); the billing schedule reloads the month until
+    its bill is closed (`month_needs_reload`)."""
+    progress.warning(
+        f"billing CSV {window.yyyymm}: the month is not closed yet and Soracom refused its export "
+        f"({refusal}); keeping the preliminary lines already loaded; a later run loads the closed month"
+    )
+    return Fetched(
+        pl.DataFrame(),
+        {"preliminary": True, "export_refused": f"not closed yet: {refusal}"},
+        keep_loaded=True,
+    )
 
 
 def summaries_frame(bill_items: list[dict[str, Any]], sims: list[dict[str, Any]]) -> pl.DataFrame:

@@ -30,6 +30,14 @@ _CELL = {
     "sac": pl.Int64,
     "radioType": pl.Utf8,
 }
+# Arrow types of the flattened cell columns, and the snake_case of a camelCase field name.
+_CELL_ARROW = {f: pa.string() if t == pl.Utf8 else pa.int64() for f, t in _CELL.items()}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 _SESSION = {
     "online": pl.Boolean,
     "lastUpdatedAt": pl.Int64,
@@ -52,6 +60,15 @@ _PREVIOUS = {
     "vpgId": pl.Utf8,
     "cell": pl.Struct(_CELL),
 }
+
+# previousSession's text fields and their column suffixes (the session's own are flattened too).
+_PREVIOUS_TEXT = (
+    ("imsi", "imsi"),
+    ("imei", "imei"),
+    ("ueIpAddress", "ue_ip_address"),
+    ("subscription", "subscription"),
+    ("vpgId", "vpg_id"),
+)
 
 SIM_SHAPE: dict[str, pl.DataType] = {
     "simId": pl.Utf8,
@@ -128,12 +145,22 @@ SIMS_SPEC = TableSpec(
             ("session_cell_mnc", pa.int64()),
             ("session_cell_tac", pa.int64()),
             ("session_cell_eci", pa.int64()),
+            ("session_cell_lac", pa.int64()),
+            ("session_cell_ci", pa.int64()),
+            ("session_cell_rac", pa.int64()),
+            ("session_cell_sac", pa.int64()),
             ("session_cell_radio_type", pa.string()),
             ("previous_session_created_time", TIMESTAMP),
             ("previous_session_created_time_ms", pa.int64()),
             ("previous_session_deleted_time", TIMESTAMP),
             ("previous_session_deleted_time_ms", pa.int64()),
             ("previous_session_id", pa.string()),
+            ("previous_session_imsi", pa.string()),
+            ("previous_session_imei", pa.string()),
+            ("previous_session_ue_ip_address", pa.string()),
+            ("previous_session_subscription", pa.string()),
+            ("previous_session_vpg_id", pa.string()),
+            *[(f"previous_session_cell_{_snake(f)}", _CELL_ARROW[f]) for f in _CELL],
             ("_extra", pa.string()),
             ("_loaded_at", TIMESTAMP),
         ]
@@ -141,7 +168,7 @@ SIMS_SPEC = TableSpec(
     partition_by=("date",),
     primary_key=("coverage", "sim_id"),
     description="Daily snapshot of the SIM inventory: status, speed class, group, tags (JSON; `name` "
-    "flattened), IMSIs (primary + all), current and previous session.",
+    "flattened), IMSIs (primary + all), current and previous session (every field, cell included).",
 )
 
 GROUPS_SPEC = TableSpec(
@@ -235,7 +262,7 @@ def sims_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
         session.struct.field("vpgId").alias("session_vpg_id"),
         *(
             session.struct.field("cell").struct.field(f).alias(f"session_cell_{f}")
-            for f in ("mcc", "mnc", "tac", "eci")
+            for f in ("mcc", "mnc", "tac", "eci", "lac", "ci", "rac", "sac")
         ),
         session.struct.field("cell").struct.field("radioType").alias("session_cell_radio_type"),
         pl.from_epoch(previous.struct.field("createdTime"), time_unit="ms")
@@ -247,6 +274,11 @@ def sims_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
         .alias("previous_session_deleted_time"),
         previous.struct.field("deletedTime").alias("previous_session_deleted_time_ms"),
         previous.struct.field("sessionId").alias("previous_session_id"),
+        *(previous.struct.field(f).alias(f"previous_session_{col}") for f, col in _PREVIOUS_TEXT),
+        *(
+            previous.struct.field("cell").struct.field(f).alias(f"previous_session_cell_{_snake(f)}")
+            for f in _CELL
+        ),
         pl.col("_extra"),
     )
     return frame.unique(subset=["sim_id"], keep="last", maintain_order=True)

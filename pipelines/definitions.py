@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.bill_categories import CATEGORY_CHECKS
 from assets.checks import RETENTION_CHECKS
 from assets.model_checks import MODEL_CHECKS
 from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
@@ -18,7 +19,7 @@ from pipelines.sensors import SENSORS
 # SQL models (assets/models.py): the catalog runs after them; their checks cover tables and models.
 defs = dg.Definitions(
     assets=[*TABLE_ASSETS, CATALOG_AFTER_MODELS, *MODEL_ASSETS],
-    asset_checks=[*RETENTION_CHECKS, *MODEL_CHECKS],
+    asset_checks=[*RETENTION_CHECKS, *MODEL_CHECKS, *CATEGORY_CHECKS],
     jobs=JOBS,
     schedules=SCHEDULES,
     sensors=[*SENSORS, dead_run_reaper],  # frees what runs of dead processes held

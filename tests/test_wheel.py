@@ -53,6 +53,8 @@ def test_the_wheel_carries_its_files_and_runs_outside_the_repository(tmp_path):
     repo_sql = sorted(p.relative_to(REPO / "sql").as_posix() for p in (REPO / "sql").rglob("*.sql"))
     assert sorted(n.removeprefix("pipelines/_sql/") for n in names if n.endswith(".sql")) == repo_sql
     assert "pipelines/dagster_instance.yaml" in names
+    seeds = sorted(p.name for p in (REPO / "sql" / "seeds").glob("*.csv"))
+    assert seeds and all(f"pipelines/_sql/seeds/{name}" in names for name in seeds)
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)

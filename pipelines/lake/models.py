@@ -7,11 +7,13 @@ Staging models are views, never files: a mart build inlines the staging models i
 or through other staging models) as CTEs of its query (`mart_query`), so DuckDB plans the whole
 chain as one query and pushes filters and projections down to the Parquet scans; the catalog
 publishes them as views. Marts are materialised to `<lake>/_models/<name>/part-0.parquet`, sorted
-by their declared grain.
+by their declared grain. Seeds (`sql/seeds/*.csv`, editable mappings) are staging views of their
+rows (`seed_model`).
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections import Counter
@@ -34,6 +36,8 @@ from pipelines.lake.spec import TableSpec
 from pipelines.lake.views import model_view_sql, quote_identifier, quote_literal, table_view_sql
 
 LAYERS = ("staging", "marts")
+SEEDS = "seeds"  # editable CSV mappings, served as staging views (`seed_model`)
+SEED_FREE_TEXT = ("note", "notes")  # seed columns that may be blank
 MATERIALISED_LAYERS = ("marts",)
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ANNOTATION = re.compile(r"^--\s*(grain|not null):\s*(.+?)\s*$", re.IGNORECASE)
@@ -115,6 +119,54 @@ def _referenced_tables(path: Path, sql: str) -> Counter[str]:
     return names
 
 
+def _seed_value(cell: str) -> str:
+    """A blank cell is NULL (so the seed's not-null check names it), anything else text."""
+    return quote_literal(cell.strip()) if cell.strip() else "CAST(NULL AS VARCHAR)"
+
+
+def seed_model(path: Path) -> SqlModel:
+    """A seed: an editable CSV under `sql/seeds/` (header = column names, every value text) served
+    as a staging view of its rows, plus `seed_row` (1-based file order, for first-match rules).
+    Every column is required (blank cells fail the model's not-null check) except free-text
+    `note` columns.
+    Its SQL is a VALUES list made from the file when models are discovered, so the catalog's view
+    holds the rows themselves and reads no path of this machine."""
+    name = path.stem
+    if not _MODEL_NAME.match(name):
+        raise ModelError(f"{path}: seed names are lower-case letters, digits and '_'; rename the file")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeError, csv.Error) as error:
+        raise ModelError(f"{path}: cannot read the seed as UTF-8 CSV: {error}") from None
+    if not rows:
+        raise ModelError(f"{path}: the seed is empty; its first line must name the columns")
+    header = [cell.strip() for cell in rows[0]]
+    bad = [c for c in header if not _MODEL_NAME.match(c)] + (["seed_row"] if "seed_row" in header else [])
+    if bad or len(set(header)) != len(header):
+        raise ModelError(
+            f"{path}: column names must be distinct lower-case identifiers (not seed_row), got {header}"
+        )
+    body = rows[1:]
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ModelError(f"{path}: line {number} has {len(row)} values, the header names {len(header)}")
+    columns = ", ".join(quote_identifier(c) for c in (*header, "seed_row"))
+    if body:
+        values = ",\n".join(
+            f"    ({', '.join(_seed_value(cell) for cell in row)}, {index})"
+            for index, row in enumerate(body, start=1)
+        )
+        select = f"SELECT * FROM (VALUES\n{values}\n) AS seed({columns})"
+    else:
+        nulls = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_identifier(c)}" for c in header)
+        select = f"SELECT {nulls}, CAST(NULL AS INTEGER) AS seed_row WHERE false"
+    description = f"Seed: the rows of sql/{SEEDS}/{path.name} (edit the file; file order is seed_row)"
+    required = ", ".join(c for c in (*header, "seed_row") if c not in SEED_FREE_TEXT)
+    sql = f"-- {description}\n-- grain: seed_row\n-- not null: {required}\n{select}\n"
+    return SqlModel(name, "staging", path, sql, description, ())
+
+
 def discover_models(sql_dir: str | os.PathLike[str], known_tables: Iterable[str]) -> list[SqlModel]:
     """All models under `sql_dir`, checked, in dependency order (staging before marts when free)."""
     root = Path(sql_dir)
@@ -122,6 +174,10 @@ def discover_models(sql_dir: str | os.PathLike[str], known_tables: Iterable[str]
         raise ModelError(f"model folder {root} does not exist")
     tables = set(known_tables)
     found: list[SqlModel] = []
+    for seed in sorted((root / SEEDS).glob("*.csv")):
+        if seed.stem in tables:
+            raise ModelError(f"{seed}: seed {seed.stem!r} has the same name as a lake table; rename the file")
+        found.append(seed_model(seed))
     for layer in LAYERS:
         for path in sorted((root / layer).glob("*.sql")):
             name = path.stem

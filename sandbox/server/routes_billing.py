@@ -7,9 +7,10 @@ import re
 from starlette.responses import Response
 
 from sandbox.server.call import Call, Operation, json_response
-from sandbox.server.errors import bad_request, not_found
+from sandbox.server.errors import ApiError, bad_request, not_found
 from sandbox.server.exports_api import export_answer
 
+BILL_NOT_CLOSED = "BIL0004"  # the sandbox's own code (Soracom's is not documented)
 _YYYYMM = re.compile(r"^\d{4}(0[1-9]|1[0-2])$")
 
 
@@ -51,8 +52,13 @@ async def get_latest_billing(call: Call) -> Response:
 
 
 async def export_billing(call: Call) -> Response:
+    """A month's detailed CSV, only once its bill is closed: Soracom exports the previous month
+    only after closing (1-3 business days into the next month) and answers the spec's 404
+    ("Bill not found") before; the current month is exported by /bills/latest/export."""
     yyyymm = _month(call)
     world, coverage = call.world, call.coverage
+    if world.bill_state(yyyymm) != "closed":
+        raise ApiError(404, BILL_NOT_CLOSED, f"Bill not found: the bill of {yyyymm} is not closed yet.")
     return export_answer(
         call, f"billing_{coverage}_{yyyymm}.csv", lambda out: out.write(world.billing_csv(coverage, yyyymm))
     )

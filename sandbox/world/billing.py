@@ -1,11 +1,12 @@
 """Bills of one coverage: detailed rows, monthly and daily bills, summaries.
 
-Rows (see pricing.py for prices and the basic-fee rule):
-- daily `Air data usage (<speed class>)` per IMSI, day and speed class: unitPrice per byte x
-  bytes (up + down); these are the only rows in daily bills;
-- monthly `Air basic fee (<status>)` per SIM (primary IMSI), date yyyyMM;
-- monthly `VPG Type-E basic fee` (no imsi, vpgId set): hourly price x hours in the month;
-- monthly `Free tier discount` (no imsi, negative): minus min(cap, the month's data fees).
+Rows (see pricing.py for prices, the basic-fee rule and the item names of each coverage:
+Japanese on jp, English on g):
+- daily data usage per IMSI, day and speed class: unitPrice per byte x bytes (up + down),
+  rounded to whole yen on JPY; these are the only rows in daily bills;
+- monthly basic fee per SIM (primary IMSI), date yyyyMM;
+- monthly VPG Type-E fee (no imsi, vpgId set): hourly price x hours in the month;
+- monthly free tier (no imsi, negative): minus min(cap, the month's data fees).
 Amounts are summed as integer nano-currency, so every total is exact.
 """
 
@@ -24,21 +25,22 @@ from sandbox.world.hashing import hash64, uuid_from
 from sandbox.world.inventory import READY, STATUSES, TERMINATED
 from sandbox.world.pricing import (
     BASIC_FEE_NANO,
-    BASIC_ITEM,
+    CATEGORY_OF_KIND,
     CURRENCY,
-    DATA_ITEM,
     DATA_PRICE_NANO,
     FREE_TIER_CAP_NANO,
-    FREE_TIER_ITEM,
+    ITEM_NAMES,
+    NANO,
     SPEED_CLASSES,
     VPG_HOURLY_NANO,
-    VPG_ITEM,
-    category,
+    WHOLE_UNIT_CURRENCIES,
+    json_money,
     nano_to_decimal,
 )
 from sandbox.world.timeutil import DAY_MS, month_days, ymd, yyyymm
 
 HOUR_MS = 3_600_000
+KINDS = ("data", "basic", "vpg", "free_tier")  # MonthRows.kind 0..3
 VPG_SINCE_DAYS_BEFORE_ANCHOR = 400
 
 
@@ -63,6 +65,8 @@ class Billing:
         self.coverage = coverage
         self.operator_id = operator_id
         self.currency = CURRENCY[coverage]
+        self.names = ITEM_NAMES[coverage]
+        self.whole = self.currency in WHOLE_UNIT_CURRENCIES
         self.vpg_id = uuid_from(int(hash64(self.inv.seed, 900, self.inv.coverage_names.index(coverage))))
         self._sims = self.inv.index_in(coverage)
         self._totals: dict[int, dict[str, Any]] = {}
@@ -79,6 +83,9 @@ class Billing:
             qty = u.values[:, 0] + u.values[:, 2]
             keep = qty > 0
             unit = prices[u.sc[keep]]
+            amount = unit * qty[keep]
+            if self.whole:  # Soracom bills yen in whole yen: each line is rounded
+                amount = (amount + NANO // 2) // NANO * NANO
             parts.append(
                 (
                     np.zeros(keep.sum(), np.int64),
@@ -88,7 +95,7 @@ class Billing:
                     np.full(keep.sum(), d, np.int64),
                     unit,
                     qty[keep],
-                    unit * qty[keep],
+                    amount,
                 )
             )
         data_total = int(sum(int(p[7].sum()) for p in parts))
@@ -164,12 +171,19 @@ class Billing:
         return self._totals[mi]
 
     def _item_name(self, rows: MonthRows, k: int) -> str:
-        kind = int(rows.kind[k])
-        if kind == 0:
-            return DATA_ITEM.format(sc=SPEED_CLASSES[int(rows.code[k])])
-        if kind == 1:
-            return BASIC_ITEM.format(status=STATUSES[int(rows.code[k])])
-        return VPG_ITEM if kind == 2 else FREE_TIER_ITEM
+        kind = KINDS[int(rows.kind[k])]
+        if kind == "data":
+            return self.names[kind].format(sc=SPEED_CLASSES[int(rows.code[k])])
+        if kind == "basic":
+            return self.names[kind].format(status=STATUSES[int(rows.code[k])])
+        return self.names[kind]
+
+    def category(self, name: str) -> str:
+        """The summaries' billItemCategory of one of this coverage's item names."""
+        for kind, template in self.names.items():
+            if name.startswith(template.split("{")[0].rstrip(" (")):
+                return CATEGORY_OF_KIND[kind]
+        return "Other"
 
     def amount(self, mi: int) -> Decimal:
         return nano_to_decimal(self.totals(mi)["amount"])
@@ -208,27 +222,31 @@ class Billing:
     def monthly_bill(self, mi: int, state: str) -> dict[str, Any]:
         bill: dict[str, Any] = {
             "yearMonth": yyyymm(mi),
-            "amount": float(self.amount(mi)),
+            "amount": json_money(self.amount(mi)),
             "currency": self.currency,
             "state": state,
         }
         if state == "closed":
             bill["paymentStatus"] = "paid"
-            bill["appliedCouponAmount"] = 0.0
+            bill["appliedCouponAmount"] = 0
         return bill
 
     def daily_bills(self, mi: int) -> list[dict[str, Any]]:
         """DailyBill items, newest first (as in the API's example)."""
         daily = self.totals(mi)["daily"]
         return [
-            {"date": ymd(d), "amount": float(nano_to_decimal(daily[d])), "currency": self.currency}
+            {"date": ymd(d), "amount": json_money(nano_to_decimal(daily[d])), "currency": self.currency}
             for d in sorted(daily, reverse=True)
         ]
 
     def item_summary(self, mi: int, updated_s: int) -> dict[str, Any]:
         items = self.totals(mi)["items"]
         breakdown = [
-            {"amount": float(nano_to_decimal(v)), "billItemCategory": category(name), "billItemName": name}
+            {
+                "amount": json_money(nano_to_decimal(v)),
+                "billItemCategory": self.category(name),
+                "billItemName": name,
+            }
             for name, v in items.items()
         ]
         breakdown.sort(key=lambda b: (-b["amount"], b["billItemName"]))
@@ -242,7 +260,8 @@ class Billing:
     def sim_summary(self, mi: int, updated_s: int) -> dict[str, Any]:
         per_sim = self.totals(mi)["per_sim"]
         breakdown = [
-            {"amount": float(nano_to_decimal(v)), "simId": self.inv.sim_id[s]} for s, v in per_sim.items()
+            {"amount": json_money(nano_to_decimal(v)), "simId": self.inv.sim_id[s]}
+            for s, v in per_sim.items()
         ]
         breakdown.sort(key=lambda b: (-b["amount"], b["simId"]))
         return {  # the spec: "sorted by amount in descending order, and include up to 100 items"

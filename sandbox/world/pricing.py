@@ -44,17 +44,38 @@ BASIC_FEE_NANO: dict[str, dict[str, int]] = {
 VPG_HOURLY_NANO: dict[str, int] = {"jp": 40 * NANO, "g": 300_000_000}
 FREE_TIER_CAP_NANO: dict[str, int] = {"jp": 500 * NANO, "g": 5 * NANO}
 
-DATA_ITEM = "Air data usage ({sc})"
-BASIC_ITEM = "Air basic fee ({status})"
-VPG_ITEM = "VPG Type-E basic fee"
-FREE_TIER_ITEM = "Free tier discount"
+# Bill item names as each coverage prints them: Japanese on jp, English on g. Soracom does not
+# document its names; these follow its price pages' wording. (kind -> name template)
+ITEM_NAMES: dict[str, dict[str, str]] = {
+    "jp": {
+        "data": "データ通信料金 ({sc})",
+        "basic": "基本料金 ({status})",
+        "vpg": "VPG Type-E 利用料金",
+        "free_tier": "無料利用枠",
+    },
+    "g": {
+        "data": "Data usage fee ({sc})",
+        "basic": "Basic fee ({status})",
+        "vpg": "VPG Type-E usage fee",
+        "free_tier": "Free tier",
+    },
+}
 
-CATEGORY_OF_ITEM_PREFIX: tuple[tuple[str, str], ...] = (
-    ("Air data usage", "Air data usage"),
-    ("Air basic fee", "Air basic fee"),
-    ("VPG", "Virtual Private Gateway"),
-    ("Free tier", "Discount"),
-)
+# /bills/summaries billItemCategory of each kind of item
+CATEGORY_OF_KIND: dict[str, str] = {
+    "data": "Air data usage",
+    "basic": "Air basic fee",
+    "vpg": "Virtual Private Gateway",
+    "free_tier": "Discount",
+}
+
+# Currencies whose line amounts are whole units (Soracom bills yen without decimals).
+WHOLE_UNIT_CURRENCIES = frozenset({"JPY"})
+
+
+def json_money(amount: Decimal) -> int | float:
+    """A money amount as JSON prints it: whole amounts as integers (`82320`, not `82320.0`)."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 def nano_to_decimal(nano: int) -> Decimal:
@@ -66,10 +87,3 @@ def nano_to_decimal(nano: int) -> Decimal:
 def decimal_text(d: Decimal) -> str:
     """Plain decimal notation (never scientific), as the CSV writes it."""
     return format(d, "f")
-
-
-def category(bill_item_name: str) -> str:
-    for prefix, cat in CATEGORY_OF_ITEM_PREFIX:
-        if bill_item_name.startswith(prefix):
-            return cat
-    return "Other"

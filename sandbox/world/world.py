@@ -19,6 +19,7 @@ from sandbox.world.billing import Billing
 from sandbox.world.csv_export import to_csv
 from sandbox.world.events import SessionDetails
 from sandbox.world.inventory import Inventory
+from sandbox.world.pricing import json_money
 from sandbox.world.sim_view import group_dicts, sim_dict, subscriber_dict
 from sandbox.world.timeutil import (
     DAY_MS,
@@ -320,7 +321,7 @@ class World:
     def latest_bill(self, coverage: str) -> dict[str, Any]:
         billing = self._billing[self._coverage(coverage)]
         return {
-            "amount": float(billing.amount(month_index(self.now))),
+            "amount": json_money(billing.amount(month_index(self.now))),
             "currency": billing.currency,
             "lastEvaluatedTime": fmt_compact(self.now_ms),
         }

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.world import World
+from sandbox.world.pricing import ITEM_NAMES
 
 DAY_MS = 86_400_000
 
@@ -156,11 +157,13 @@ def true_online_ms(world: World, sim_id: str, day: date) -> int:
 
 
 def category(row: dict[str, Any]) -> str:
+    """The cost category of a sandbox line, from the item names the sandbox prints per coverage."""
     name = row["billItemName"]
-    if row.get("imsi") and "data usage" in name.lower():
-        return "data"
-    if "basic fee" in name.lower():
-        return "basic_fee"
+    for names in ITEM_NAMES.values():
+        if row.get("imsi") and name.startswith(names["data"].split(" (")[0]):
+            return "data"
+        if name.startswith(names["basic"].split(" (")[0]):
+            return "basic_fee"
     return "other"
 
 

@@ -42,8 +42,11 @@ def day() -> str:
 
 @pytest.fixture(scope="module")
 def previous_month() -> str:
+    """The month before the previous one: always closed (the previous one is not on the first
+    1-3 days of a month, and Soracom refuses its billing CSV until then)."""
     now = datetime.now(UTC)
-    return (now.replace(day=1) - timedelta(days=1)).replace(day=1).strftime("%Y-%m-%d")
+    before = (now.replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)
+    return before.replace(day=1).strftime("%Y-%m-%d")
 
 
 def res(box: SandboxHandle, root: Path) -> dict[str, Any]:
