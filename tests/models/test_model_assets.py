@@ -40,8 +40,11 @@ def test_every_model_has_a_one_line_description_in_the_ui_and_the_readme() -> No
     readme = (SQL_DIR / "README.md").read_text(encoding="utf-8")
     for asset, model in zip(MODEL_ASSETS, MODELS, strict=True):
         description = next(iter(asset.specs)).description
-        first_line = model.path.read_text(encoding="utf-8").splitlines()[0]
-        assert description == first_line.removeprefix("--").strip()
+        if model.path.suffix == ".sql":  # a seed (.csv) is described by the file it reads
+            first_line = model.path.read_text(encoding="utf-8").splitlines()[0]
+            assert description == first_line.removeprefix("--").strip()
+        else:
+            assert model.path.name in description
         assert len(description) > 20
         row = re.search(rf"^\| `{model.name}` \| (.+?) \|$", readme, re.MULTILINE)
         assert row, f"sql/README.md lacks a row for {model.name}"
