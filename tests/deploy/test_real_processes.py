@@ -10,6 +10,8 @@ Timings (start-up, run, shutdown) are printed: `pytest -s tests/deploy/test_real
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from pipelines.demo import PlannedRun
 from pipelines.instance import PG_URL_ENV
 from pipelines.jobs import DAILY_ASSETS, daily_load_job
 from pipelines.lake import Lake
+from pipelines.runs import PID_TAG
 from sandbox.process import ProcessSandbox, start_sandbox_process
 from tests.deploy import processes
 from tests.reliability import harness
@@ -177,3 +180,68 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
         world, Lake(tmp_path / "lake"), [PlannedRun("d", DAILY_ASSETS, key, key)], ("jp",)
     )
     assert comparison.total > 0
+
+
+def test_a_run_whose_worker_dies_is_failed_by_the_reaper_retried_and_loads_the_lake_once(
+    sandbox_process: ProcessSandbox, postgres_url: str, tmp_path: Path
+) -> None:
+    """Run monitoring for dead workers: the default launcher cannot check its workers, so the
+    run tags itself with its process when it starts (pipelines/slots.py), the daemon's
+    `dead_run_reaper` fails it once that process is gone, and the instance's `run_retries`
+    re-executes it from its failed steps."""
+    box = sandbox_process
+    home = install_home(tmp_path / "dagster_home", postgres_url)
+    env = deployment_env(box, home, postgres_url, tmp_path)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    grpc_port, web_port = processes.free_port(), processes.free_port()
+    workspace = write_workspace(tmp_path / "workspace.yaml", grpc_port)
+    key = last_days(datetime.now(UTC), 1)[0]
+
+    began = time.monotonic()
+    services = [processes.code_server(grpc_port, env, REPO, logs)]
+    with pg_env(postgres_url):
+        instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        services.append(processes.webserver(web_port, workspace, env, REPO, logs))
+        services.append(processes.daemon(workspace, env, REPO, logs))
+        client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
+        processes.wait_for("code location loaded", lambda: location_loaded(client), services)
+        run_id = client.submit_job_execution(
+            daily_load_job.name,
+            repository_location_name=LOCATION,
+            repository_name="__repository__",
+            tags={"dagster/partition": key},
+            run_config=lean_run_config(),
+        )
+        processes.wait_for(
+            "the run tagged with its worker", lambda: PID_TAG in instance.get_run_by_id(run_id).tags, services
+        )
+        os.kill(int(instance.get_run_by_id(run_id).tags[PID_TAG]), signal.SIGKILL)
+        killed = time.monotonic()
+
+        def retried() -> list[dg.DagsterRun]:
+            return instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
+
+        processes.wait_for(
+            "the dead run retried to the end",
+            lambda: any(r.status in FINISHED for r in retried()),
+            services,
+            420,
+        )
+        ran = time.monotonic()
+        original, retries = instance.get_run_by_id(run_id), retried()
+    finally:
+        codes = {s.name: s.stop() for s in reversed(services)}
+        instance.dispose()
+    print(
+        f"\nworker killed {killed - began:.1f} s after start-up began; failed and retried to the end "
+        f"{ran - killed:.1f} s later; exit codes {codes}"
+    )
+    assert original.status == dg.DagsterRunStatus.FAILURE
+    assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], "\n".join(s.tail() for s in services)
+
+    world = harness.world_for(box.info, SIMS, SEED)
+    harness.assert_lake_matches_world(
+        world, Lake(tmp_path / "lake"), [PlannedRun("d", DAILY_ASSETS, key, key)], ("jp",)
+    )
