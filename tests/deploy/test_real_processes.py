@@ -10,14 +10,13 @@ Timings (start-up, run, shutdown) are printed: `pytest -s tests/deploy/test_real
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
@@ -182,13 +181,14 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
     assert comparison.total > 0
 
 
-def test_a_run_whose_worker_dies_is_failed_by_the_reaper_retried_and_loads_the_lake_once(
+def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loads_the_lake_once(
     sandbox_process: ProcessSandbox, postgres_url: str, tmp_path: Path
 ) -> None:
-    """Run monitoring for dead workers: the default launcher cannot check its workers, so the
-    run tags itself with its process when it starts (pipelines/slots.py), the daemon's
-    `dead_run_reaper` fails it once that process is gone, and the instance's `run_retries`
-    re-executes it from its failed steps."""
+    """Run monitoring for dead workers: the code server (and the run worker, its subprocess)
+    is SIGKILLed mid-run and started again. Nobody is left to report the run failed and the
+    default launcher cannot check its workers, so the run tags itself with its worker process
+    when it starts (pipelines/slots.py); the `dead_run_reaper` sensor fails it once that
+    process is gone, and the instance's `run_retries` re-executes it from its failed steps."""
     box = sandbox_process
     home = install_home(tmp_path / "dagster_home", postgres_url)
     env = deployment_env(box, home, postgres_url, tmp_path)
@@ -217,8 +217,11 @@ def test_a_run_whose_worker_dies_is_failed_by_the_reaper_retried_and_loads_the_l
         processes.wait_for(
             "the run tagged with its worker", lambda: PID_TAG in instance.get_run_by_id(run_id).tags, services
         )
-        os.kill(int(instance.get_run_by_id(run_id).tags[PID_TAG]), signal.SIGKILL)
+        worker = int(instance.get_run_by_id(run_id).tags[PID_TAG])
+        services[0].kill()  # the code server's whole session: the run worker with it
+        assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
         killed = time.monotonic()
+        services[0] = processes.code_server(grpc_port, env, REPO, logs)
 
         def retried() -> list[dg.DagsterRun]:
             return instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
@@ -235,8 +238,8 @@ def test_a_run_whose_worker_dies_is_failed_by_the_reaper_retried_and_loads_the_l
         codes = {s.name: s.stop() for s in reversed(services)}
         instance.dispose()
     print(
-        f"\nworker killed {killed - began:.1f} s after start-up began; failed and retried to the end "
-        f"{ran - killed:.1f} s later; exit codes {codes}"
+        f"\ncode server and run worker killed {killed - began:.1f} s after start-up began; "
+        f"failed and retried to the end {ran - killed:.1f} s later; exit codes {codes}"
     )
     assert original.status == dg.DagsterRunStatus.FAILURE
     assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], "\n".join(s.tail() for s in services)
