@@ -7,11 +7,14 @@ The URL usually embeds a token, so it is never logged: errors name the host only
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import httpx
 
 TIMEOUT_S = 10.0
+ATTEMPTS = 3  # a hook that is briefly down or rate-limiting gets two more tries
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ERROR_CHARS = 2000  # webhooks cap message sizes; the full error is in the run's log
 
 
@@ -42,21 +45,32 @@ class RunFailureAlert:
         return {"text": self.text, **asdict(self), "error": self.error[:MAX_ERROR_CHARS]}
 
 
-def post_alert(url: str, alert: RunFailureAlert, timeout_s: float = TIMEOUT_S) -> int:
-    """POST `alert` to `url`; returns the HTTP status. Raises `AlertNotSent` when the hook
-    cannot be reached or answers other than 2xx (the sensor then retries at its next tick)."""
+def post_alert(url: str, alert: RunFailureAlert, timeout_s: float = TIMEOUT_S, backoff_s: float = 1.0) -> int:
+    """POST `alert` to `url`; returns the HTTP status. Connection errors, 429 and 5xx are tried
+    `ATTEMPTS` times (waits `backoff_s`, then twice that). Raises `AlertNotSent` when the hook
+    still cannot be reached or answers other than 2xx: Dagster then shows the error on the
+    sensor's tick (it does not evaluate that run again)."""
     host = httpx.URL(url).host
-    try:
-        answer = httpx.post(url, json=alert.body(), timeout=timeout_s)
-    except httpx.HTTPError as error:
-        raise AlertNotSent(
-            f"the failure alert for run {alert.run_id} could not reach the webhook host {host}: "
-            f"{type(error).__name__}. Check SORACOM_ALERT_WEBHOOK_URL and that this host can reach it."
-        ) from None
-    if not answer.is_success:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            answer = httpx.post(url, json=alert.body(), timeout=timeout_s)
+        except httpx.HTTPError as error:
+            if attempt < ATTEMPTS:
+                time.sleep(backoff_s * 2 ** (attempt - 1))
+                continue
+            raise AlertNotSent(
+                f"the failure alert for run {alert.run_id} could not reach the webhook host {host} "
+                f"({ATTEMPTS} attempts): {type(error).__name__}. Check SORACOM_ALERT_WEBHOOK_URL and "
+                "that this host can reach it."
+            ) from None
+        if answer.is_success:
+            return answer.status_code
+        if answer.status_code in RETRY_STATUSES and attempt < ATTEMPTS:
+            time.sleep(backoff_s * 2 ** (attempt - 1))
+            continue
         raise AlertNotSent(
             f"the webhook host {host} refused the failure alert for run {alert.run_id} with HTTP "
             f"{answer.status_code}: {answer.text[:200]!r}. Check SORACOM_ALERT_WEBHOOK_URL "
             "(is the hook still active?)."
         )
-    return answer.status_code
+    raise AssertionError("unreachable")  # the loop returns or raises

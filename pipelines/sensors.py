@@ -13,8 +13,9 @@ Created STOPPED like the schedules: turn it on in the UI (Automation) or with
 
 `run_failure_alert` POSTs each failed run of this code location (its id, job, partition and
 error) to `SORACOM_ALERT_WEBHOOK_URL` (pipelines/alerts.py). It starts RUNNING when that
-variable is set where the code location loads, STOPPED otherwise. A webhook that refuses
-fails the tick, so the daemon tries that run again at the next tick: no alert is dropped.
+variable is set where the code location loads, STOPPED otherwise. A hook that is down or
+answers 429/5xx is tried three times; one that still refuses shows its error on the sensor's
+tick (Dagster does not evaluate that run again), so watch the sensor's ticks too.
 """
 
 from __future__ import annotations

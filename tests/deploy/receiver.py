@@ -16,6 +16,7 @@ class Receiver:
     url: str
     bodies: list[dict] = field(default_factory=list)
     status: int = 200
+    first_statuses: list[int] = field(default_factory=list)  # answered, in order, before `status`
 
 
 @contextmanager
@@ -26,9 +27,10 @@ def webhook_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             receiver.bodies.append(json.loads(self.rfile.read(length)))
-            self.send_response(receiver.status)
+            status = receiver.first_statuses.pop(0) if receiver.first_statuses else receiver.status
+            self.send_response(status)
             self.end_headers()
-            self.wfile.write(b"ok" if receiver.status < 300 else b"no such hook")
+            self.wfile.write(b"ok" if status < 300 else b"no such hook")
 
         def log_message(self, *args: object) -> None:  # keep the test output quiet
             pass

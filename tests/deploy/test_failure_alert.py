@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from pipelines import settings
-from pipelines.alerts import AlertNotSent
+from pipelines.alerts import AlertNotSent, RunFailureAlert, post_alert
 from pipelines.sensors import run_failure_alert
 from tests.deploy.receiver import webhook_receiver
 
@@ -58,6 +58,15 @@ def test_a_failed_run_is_posted_to_the_webhook_with_its_job_partition_and_error(
     assert body["text"].startswith(f"soracom-lake: run {run.run_id} of {run.job_name} partition 2026-11-29")
 
 
+def test_a_webhook_briefly_down_gets_the_alert_on_a_later_attempt(failed_run: tuple) -> None:
+    _, run, _ = failed_run
+    alert = RunFailureAlert(run.run_id, run.job_name, "2026-11-29", "boom")
+    with webhook_receiver() as hook:
+        hook.first_statuses = [503, 429]
+        assert post_alert(hook.url, alert, backoff_s=0.01) == 200
+    assert [b["run_id"] for b in hook.bodies] == [run.run_id] * 3
+
+
 def test_a_refusing_webhook_fails_the_tick_naming_the_host_not_the_token(
     failed_run: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,6 +78,7 @@ def test_a_refusing_webhook_fails_the_tick_naming_the_host_not_the_token(
     message = str(refused.value)
     assert "HTTP 404" in message and "127.0.0.1" in message and "SORACOM_ALERT_WEBHOOK_URL" in message
     assert "secret-token" not in message
+    assert len(hook.bodies) == 1  # a 404 is not retried: the hook is gone, not busy
 
 
 def test_without_a_webhook_url_the_sensor_skips_and_says_why(
