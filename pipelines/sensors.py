@@ -1,4 +1,6 @@
-"""`retention_sensor`: flags unloaded partitions that age out of Soracom's retention soon.
+"""Sensors: `retention_sensor` and `run_failure_alert`.
+
+`retention_sensor` flags unloaded partitions that age out of Soracom's retention soon.
 
 Every `SORACOM_RETENTION_SENSOR_INTERVAL_S` (default an hour) it evaluates the retention report
 of every windowed source against the lake, with the warn horizons of `pipelines/settings.py`.
@@ -8,6 +10,12 @@ so a new run is requested only when that set changes. Otherwise it skips, saying
 
 Created STOPPED like the schedules: turn it on in the UI (Automation) or with
 `dagster sensor start retention_sensor`, with `dagster-daemon` running.
+
+`run_failure_alert` POSTs each failed run of this code location (its id, job, partition and
+error) to `SORACOM_ALERT_WEBHOOK_URL` (pipelines/alerts.py). It starts RUNNING when that
+variable is set where the code location loads, STOPPED otherwise. A hook that is down or
+answers 429/5xx is tried three times; one that still refuses shows its error on the sensor's
+tick (Dagster does not evaluate that run again), so watch the sensor's ticks too.
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ import hashlib
 from datetime import datetime
 
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 
 from assets.checks import retention_report, warn_horizon
 from assets.resources import ClockResource, LakeResource
 from assets.tables import SOURCES
 from pipelines import settings
+from pipelines.alerts import RunFailureAlert, post_alert
 from pipelines.jobs import retention_check_job
 
 AT_RISK_TAG = "soracom-lake/at_risk"
@@ -76,4 +86,46 @@ def retention_sensor(
     )
 
 
-SENSORS = [retention_sensor]
+def root_cause(error: SerializableErrorInfo) -> str:
+    """The innermost error of a chain: the pipeline's own message, not Dagster's wrapper."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def failure_alert(context: dg.RunFailureSensorContext) -> RunFailureAlert:
+    """The alert of a failed run: the first failed step's error, else the run's failure message."""
+    run = context.dagster_run
+    errors = [
+        f"{event.step_key}: {root_cause(event.step_failure_data.error)}"
+        for event in context.get_step_failure_events()
+        if event.step_failure_data and event.step_failure_data.error
+    ]
+    origin = run.remote_job_origin
+    return RunFailureAlert(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        partition=run.tags.get("dagster/partition"),
+        error="; ".join(errors) or (context.failure_event.message or "the run failed"),
+        location=origin.location_name if origin else None,
+    )
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alert",
+    default_status=dg.DefaultSensorStatus.RUNNING
+    if settings.BY_NAME[settings.ALERT_WEBHOOK_URL].raw()
+    else dg.DefaultSensorStatus.STOPPED,
+    description="POSTs every failed run (id, job, partition, error) to SORACOM_ALERT_WEBHOOK_URL.",
+)
+def run_failure_alert(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
+    url = settings.value(settings.ALERT_WEBHOOK_URL)
+    if not url:
+        return dg.SkipReason(f"{settings.ALERT_WEBHOOK_URL} is not set: no alert sent")
+    alert = failure_alert(context)
+    post_alert(str(url), alert)
+    context.log.info(f"failure alert for run {alert.run_id} sent")
+    return None
+
+
+SENSORS = [retention_sensor, run_failure_alert]

@@ -110,6 +110,15 @@ def _timezone(name: str, text: str) -> str:
     return text
 
 
+def _webhook_url(name: str, text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
+        raise ValueError(
+            f"{name} is not valid: give the full http(s):// URL of the webhook "
+            "(e.g. 'https://hooks.example.com/T000/B000/XXXX'), or unset it to send no alerts"
+        )
+    return text
+
+
 def parse_now(name: str, text: str) -> datetime | None:
     """`live` -> None (the wall clock); an ISO instant (`2026-11-30T00:00:00Z`) -> that instant."""
     if text.lower() == LIVE:
@@ -230,6 +239,14 @@ SETTINGS: tuple[Setting, ...] = (
         group="retention",
         check=lambda name, text: max(30, int(_positive(name, text, "seconds"))),
     ),
+    Setting(
+        "SORACOM_ALERT_WEBHOOK_URL",
+        "an `http(s)://` URL that the `run_failure_alert` sensor POSTs a JSON message to when a run "
+        "fails (a Slack/Teams incoming webhook, an alert gateway); unset: no alerts",
+        secret=True,
+        group="alerts",
+        check=_webhook_url,
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -260,6 +277,7 @@ SCHEDULE_TIMEZONE = BY_NAME["SORACOM_SCHEDULE_TIMEZONE"].name
 RETENTION_WARN_DAYS = BY_NAME["SORACOM_RETENTION_WARN_DAYS"].name
 RETENTION_WARN_HOURS = BY_NAME["SORACOM_RETENTION_WARN_HOURS"].name
 RETENTION_SENSOR_INTERVAL_S = BY_NAME["SORACOM_RETENTION_SENSOR_INTERVAL_S"].name
+ALERT_WEBHOOK_URL = BY_NAME["SORACOM_ALERT_WEBHOOK_URL"].name
 RETENTION_WARN_PREFIX = "SORACOM_RETENTION_WARN_"
 
 DEFAULTS: dict[str, str] = {s.name: s.default for s in SETTINGS if s.default is not None}

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as db
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
@@ -173,6 +173,19 @@ class SoracomInstance(DagsterInstance):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         restrict_umask()  # what Dagster writes (logs, history) is never writable by others
         super().__init__(*args, **kwargs)
+
+    def handle_new_event(self, event: Any, **kwargs: Any) -> None:
+        """Also tag a run with the process that executes it when it starts, so the
+        `dead_run_reaper` can tell when a daemon-launched run's worker is gone (the default
+        run launcher cannot check its workers; run monitoring then never fails such a run)."""
+        super().handle_new_event(event, **kwargs)
+        dagster_event = event.dagster_event
+        if dagster_event is not None and dagster_event.event_type == DagsterEventType.RUN_START:
+            from pipelines.runs import PID_TAG, owner_tags  # runs.py imports this module
+
+            run = self.get_run_by_id(event.run_id)
+            if run is not None and PID_TAG not in run.tags:
+                self.add_run_tags(event.run_id, owner_tags())
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:

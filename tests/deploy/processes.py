@@ -1,0 +1,94 @@
+"""Dagster's own processes for the end-to-end test: a code server (`dagster api grpc`), the
+webserver and the daemon, each in its own session with its output in a log file, started on
+free loopback ports and stopped with SIGTERM (SIGKILL only if they ignore it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    def tail(self, chars: int = 3000) -> str:
+        return f"--- {self.name} ({self.log.name}) ---\n" + self.log.read_text(errors="replace")[-chars:]
+
+    def kill(self) -> None:
+        """SIGKILL to the whole session (the process and any children)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, then wait; SIGKILL if still alive after `timeout`. Returns the exit code."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+
+def start(name: str, args: list[str], env: dict[str, str], cwd: Path, logs: Path) -> Service:
+    log = logs / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Service(name, process, log)
+
+
+def wait_for(what: str, ready: Callable[[], bool], services: list[Service], timeout: float = 240) -> None:
+    """Poll `ready` until it is true; fail with the services' logs if one dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = [s for s in services if s.process.poll() is not None]
+        if dead:
+            raise AssertionError(f"{what}: {dead[0].name} exited\n" + "\n".join(s.tail() for s in services))
+        if ready():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not after {timeout:.0f} s\n" + "\n".join(s.tail() for s in services))
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def code_server(port: int, env: dict[str, str], cwd: Path, logs: Path) -> Service:
+    args = [str(BIN / "dagster"), "api", "grpc", "-m", "pipelines.definitions", "-h", "127.0.0.1"]
+    return start("code-server", [*args, "-p", str(port)], env, cwd, logs)
+
+
+def webserver(port: int, workspace: Path, env: dict[str, str], cwd: Path, logs: Path) -> Service:
+    args = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)]
+    return start("webserver", args, env, cwd, logs)
+
+
+def daemon(workspace: Path, env: dict[str, str], cwd: Path, logs: Path) -> Service:
+    return start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, cwd, logs)
