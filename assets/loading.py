@@ -191,29 +191,35 @@ async def _load_windows(
     return loads, stats
 
 
-def _run_metadata(
-    windows: list[Window], loads: list[PartitionLoad], stats: dict[str, dict[str, Any]], seconds: float
-) -> dict[str, Any]:
-    """The materialization's metadata: totals, the window, API stats, and per-partition detail."""
+def _run_metadata(windows: list[Window], stats: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """What the run did as a whole (its window, API stats, time): recorded on every partition's
+    materialization; each partition's own figures come from `_partition_metadata`."""
     metadata: dict[str, Any] = {
-        "rows": dg.MetadataValue.int(sum(load.rows for load in loads)),
-        "api_calls": dg.MetadataValue.int(sum(load.api_calls for load in loads)),
-        "bytes": dg.MetadataValue.int(sum(load.bytes for load in loads)),
-        "window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
-        "window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
+        "run_window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
+        "run_window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
+        "run_partitions": dg.MetadataValue.int(len(windows)),
         "coverages": dg.MetadataValue.text(",".join(stats)),
         "seconds": dg.MetadataValue.float(round(seconds, 3)),
         "api_stats": dg.MetadataValue.json(
             {c: {k: v for k, v in s.items() if k != "pages_by_operation"} for c, s in stats.items()}
         ),
     }
-    if len(loads) == 1:
-        metadata["path"] = dg.MetadataValue.path(loads[0].path)
-        metadata.update(loads[0].metadata)
-    else:
-        metadata["partitions"] = dg.MetadataValue.int(len(loads))
-        metadata["rows_by_partition"] = dg.MetadataValue.json({load.window.key: load.rows for load in loads})
     return metadata
+
+
+def _partition_metadata(load: PartitionLoad) -> dict[str, Any]:
+    """One partition's own rows, bytes, file and API calls (a range run records each partition
+    apart, not the range's totals)."""
+    return {
+        "rows": dg.MetadataValue.int(load.rows),
+        "dagster/row_count": dg.MetadataValue.int(load.rows),
+        "api_calls": dg.MetadataValue.int(load.api_calls),
+        "bytes": dg.MetadataValue.int(load.bytes),
+        "path": dg.MetadataValue.path(load.path),
+        "window_start": dg.MetadataValue.text(load.window.start.isoformat()),
+        "window_end": dg.MetadataValue.text(load.window.end.isoformat()),
+        **load.metadata,
+    }
 
 
 def load_partitions(
@@ -255,7 +261,9 @@ def load_partitions(
     )
     with _transient_errors_retried(context):
         loads, stats = asyncio.run(load)
-    return dg.MaterializeResult(metadata=_run_metadata(windows, loads, stats, time.monotonic() - started))
+    for one in loads:
+        context.add_asset_metadata(_partition_metadata(one), partition_key=one.window.key)
+    return dg.MaterializeResult(metadata=_run_metadata(windows, stats, time.monotonic() - started))
 
 
 @contextlib.contextmanager

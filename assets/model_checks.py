@@ -330,7 +330,8 @@ def _key_checks() -> list[dg.AssetChecksDefinition]:
 def reported_rows(
     instance: dg.DagsterInstance, key: dg.AssetKey, limit: int = RECENT_LOADS
 ) -> dict[str, int]:
-    """Partition key -> rows its latest materialization reported (range runs report per partition)."""
+    """Partition key -> rows its latest materialization reported (each partition its own, also in
+    range runs; `rows_by_partition` is read from events recorded before that)."""
     found: dict[str, int] = {}
     for record in instance.fetch_materializations(key, limit=limit).records:
         materialization = record.asset_materialization
