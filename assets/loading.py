@@ -20,6 +20,7 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from assets.check_rules import source_check_results, source_check_specs
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
 from assets.resources import ClockResource, LakeResource, SoracomResource
@@ -235,8 +236,8 @@ def load_partitions(
     sort_by: list[str] | None = None,
 ) -> dg.MaterializeResult:
     """Load the run's partition(s) of one source from every configured coverage, one lake
-    partition per Dagster partition. A range run (backfill) checks every partition against
-    the retention window before loading any."""
+    partition per Dagster partition, then run the table's checks in this step. A range run
+    (backfill) checks every partition against the retention window before loading any."""
     asset = context.asset_key.to_user_string()
     partitions_def = context.assets_def.partitions_def
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
@@ -263,7 +264,14 @@ def load_partitions(
         loads, stats = asyncio.run(load)
     for one in loads:
         context.add_asset_metadata(_partition_metadata(one), partition_key=one.window.key)
-    return dg.MaterializeResult(metadata=_run_metadata(windows, stats, time.monotonic() - started))
+    metadata = _run_metadata(windows, stats, time.monotonic() - started)
+
+    def partition_of(key: str) -> Mapping[str, object]:
+        return spec.partition_values(lake_partition(window_for(partitions_def, key)))
+
+    loaded = {one.window.key: one.rows for one in loads}
+    checks = source_check_results(context, lake.lake(), spec, partition_of, loaded)
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
 @contextlib.contextmanager
@@ -330,5 +338,6 @@ def define_source_asset(
             pool=API_POOL,
             description=spec.description,
             backfill_policy=None if retention.snapshot else dg.BackfillPolicy.single_run(),
+            check_specs=source_check_specs(spec),
             metadata={"table": spec.name, "retention": retention.describe()},
         )(_asset)
