@@ -42,14 +42,22 @@ def build(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeR
     )
 
 
-def catalog_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
+def catalog_asset(
+    after: Sequence[dg.AssetKey] = (), automation_condition: dg.AutomationCondition | None = None
+) -> dg.AssetsDefinition:
     """The `catalog` asset, downstream of every table and of `after` (the SQL models, so a run
-    that builds models builds the catalog last). Models not materialised yet are skipped, so
-    load jobs that select only tables and the catalog work either way."""
+    that builds models builds the catalog last), rebuilt by `automation_condition` too (after
+    the models). Models not materialised yet are skipped, so load jobs that select only tables
+    and the catalog work either way."""
     deps = [*(dg.AssetKey(spec.name) for spec in TABLE_SPECS), *after]
     assert {a.key for a in TABLE_ASSETS} <= set(deps)
     return dg.asset(
-        name="catalog", deps=deps, group_name="catalog", kinds={"duckdb"}, description=DESCRIPTION
+        name="catalog",
+        deps=deps,
+        group_name="catalog",
+        kinds={"duckdb"},
+        description=DESCRIPTION,
+        automation_condition=automation_condition,
     )(build)
 
 

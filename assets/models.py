@@ -34,6 +34,17 @@ MODELS: list[SqlModel] = discover_models(SQL_DIR, [spec.name for spec in TABLE_S
 MODELS_BY_NAME = {model.name: model for model in MODELS}
 
 
+# Models follow the loads (no fixed cron): a model is requested once anything it reads changed
+# since its last request, and not while any of that is still being loaded or it is running
+# itself; staging and marts requested on one tick run in one run, in dependency order.
+# Evaluated by the `models_automation` sensor (pipelines/schedules.py).
+FOLLOW_THE_LOADS = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after what it reads changed")
+
+
 def _group(model: SqlModel) -> str:
     return f"models_{model.layer}"
 
@@ -122,6 +133,7 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         kinds={"duckdb", "parquet"} if model.materialised else {"duckdb"},
         description=model.description,
         check_specs=[spec for spec, _ in checks],
+        automation_condition=FOLLOW_THE_LOADS,
         metadata={
             "sql_file": dg.MetadataValue.path(str(model.path)),
             "layer": model.layer,
@@ -158,4 +170,4 @@ MODEL_KEYS = [dg.AssetKey(model.name) for model in MODELS]
 
 
 # The catalog as the definitions declare it: after every model (public Dagster API only).
-CATALOG_AFTER_MODELS = catalog_asset(after=MODEL_KEYS)
+CATALOG_AFTER_MODELS = catalog_asset(after=MODEL_KEYS, automation_condition=FOLLOW_THE_LOADS)
