@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.describe import COLUMN_DOCS, OWNERS
 from assets.resources import LakeResource
 from assets.tables import TABLE_ASSETS, TABLE_SPECS
 from pipelines.lake import ModelError, build_catalog, discover_models
@@ -27,7 +28,7 @@ def build(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeR
         models = discover_models(SQL_DIR, [s.name for s in TABLE_SPECS]) if SQL_DIR.is_dir() else []
     except ModelError as error:
         context.log.error(f"SQL models skipped in the catalog: {error}")
-    path = build_catalog(the_lake, lake.catalog_file(), TABLE_SPECS, models)
+    path = build_catalog(the_lake, lake.catalog_file(), TABLE_SPECS, models, column_comments=COLUMN_DOCS)
     loaded = {spec.name: len(the_lake.partitions(spec)) for spec in TABLE_SPECS}
     materialised = [m.name for m in models if the_lake.has_model(m.name)]
     context.log.info(f"catalog {path}: {sum(1 for n in loaded.values() if n)} tables with data")
@@ -56,6 +57,7 @@ def catalog_asset(
         deps=deps,
         group_name="catalog",
         kinds={"duckdb"},
+        owners=OWNERS,
         description=DESCRIPTION,
         automation_condition=automation_condition,
     )(build)

@@ -21,6 +21,7 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from assets.check_rules import source_check_results, source_check_specs
+from assets.describe import OWNERS, arrow_columns, column_schema
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
 from assets.resources import ClockResource, LakeResource, SoracomResource
@@ -335,9 +336,14 @@ def define_source_asset(
             partitions_def=partitions_def,
             group_name=group,
             kinds={"parquet"},
+            owners=OWNERS,
             pool=API_POOL,
             description=spec.description,
             backfill_policy=None if retention.snapshot else dg.BackfillPolicy.single_run(),
             check_specs=source_check_specs(spec),
-            metadata={"table": spec.name, "retention": retention.describe()},
+            metadata={
+                "table": spec.name,
+                "retention": retention.describe(),
+                "dagster/column_schema": column_schema(arrow_columns(spec.schema)),
+            },
         )(_asset)

@@ -24,9 +24,11 @@ from assets.check_rules import (
     evaluate_unique,
     not_loaded,
 )
+from assets.describe import OWNERS, column_schema, sql_file_reference
 from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake, ModelError, SqlModel, ViewResult, build_model, create_views, discover_models
+from pipelines.lake.views import quote_identifier
 from pipelines.packaged import sql_dir
 
 SQL_DIR = sql_dir()
@@ -108,6 +110,14 @@ def model_checks(model: SqlModel) -> list[tuple[dg.AssetCheckSpec, Rule]]:
     return checks
 
 
+def _columns(lake: Lake, model: SqlModel) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of the model's columns, as its view over the lake has them."""
+    with connect_model(lake, model.name) as con:
+        return [
+            (row[0], row[1]) for row in con.execute(f"DESCRIBE {quote_identifier(model.name)}").fetchall()
+        ]
+
+
 def _check_results(
     context: AssetExecutionContext, lake: Lake, model: SqlModel, checks: list[tuple[dg.AssetCheckSpec, Rule]]
 ) -> list[dg.AssetCheckResult]:
@@ -131,11 +141,13 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         deps=[dg.AssetKey(name) for name in model.depends_on],
         group_name=_group(model),
         kinds={"duckdb", "parquet"} if model.materialised else {"duckdb"},
+        owners=OWNERS,
         description=model.description,
         check_specs=[spec for spec, _ in checks],
         automation_condition=FOLLOW_THE_LOADS,
         metadata={
             "sql_file": dg.MetadataValue.path(str(model.path)),
+            "dagster/code_references": sql_file_reference(model.path),
             "layer": model.layer,
             "materialised": "parquet" if model.materialised else "view",
             "grain": dg.MetadataValue.json(list(model.grain)),
@@ -146,10 +158,12 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         the_lake = lake.lake()
         built = build_model(the_lake, model, TABLE_SPECS, models)
         results = _check_results(context, the_lake, model, checks)
+        schema = {"dagster/column_schema": column_schema(_columns(the_lake, model))}
         if isinstance(built, ViewResult):
             context.log.info(f"model {model.name}: a view of {len(built.columns)} columns (binds)")
             return dg.MaterializeResult(
-                metadata={"view_columns": dg.MetadataValue.json(list(built.columns))}, check_results=results
+                metadata={"view_columns": dg.MetadataValue.json(list(built.columns)), **schema},
+                check_results=results,
             )
         context.log.info(f"model {model.name}: {built.rows} rows -> {built.path}")
         return dg.MaterializeResult(
@@ -159,6 +173,7 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
                 "bytes": dg.MetadataValue.int(built.bytes),
                 "path": dg.MetadataValue.path(built.path),
                 "dagster/row_count": dg.MetadataValue.int(built.rows),
+                **schema,
             },
         )
 
