@@ -13,8 +13,8 @@ from decimal import Decimal
 import dagster as dg
 import duckdb
 
-from assets.model_checks import MAX_EXAMPLES, Outcome, _not_loaded, _result, connect_model, model_ready
-from assets.models import MODELS_BY_NAME
+from assets.check_rules import MAX_EXAMPLES, Outcome, check_result, not_loaded
+from assets.models import MODELS_BY_NAME, connect_model, model_ready
 from assets.resources import LakeResource
 
 MODEL = "stg_billing_items"
@@ -77,9 +77,9 @@ def _categorised_check() -> dg.AssetChecksDefinition:
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         the_lake = lake.lake()
         if not model_ready(the_lake, model):
-            return _not_loaded(MODEL)
+            return not_loaded(MODEL)
         with connect_model(the_lake, MODEL) as con:
-            return _result(evaluate_uncategorised(con), dg.AssetCheckSeverity.WARN)
+            return check_result(evaluate_uncategorised(con), dg.AssetCheckSeverity.WARN)
 
     return _check
 

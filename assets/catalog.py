@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.describe import COLUMN_DOCS, OWNERS
 from assets.resources import LakeResource
 from assets.tables import TABLE_ASSETS, TABLE_SPECS
 from pipelines.lake import ModelError, build_catalog, discover_models
@@ -27,7 +28,7 @@ def build(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeR
         models = discover_models(SQL_DIR, [s.name for s in TABLE_SPECS]) if SQL_DIR.is_dir() else []
     except ModelError as error:
         context.log.error(f"SQL models skipped in the catalog: {error}")
-    path = build_catalog(the_lake, lake.catalog_file(), TABLE_SPECS, models)
+    path = build_catalog(the_lake, lake.catalog_file(), TABLE_SPECS, models, column_comments=COLUMN_DOCS)
     loaded = {spec.name: len(the_lake.partitions(spec)) for spec in TABLE_SPECS}
     materialised = [m.name for m in models if the_lake.has_model(m.name)]
     context.log.info(f"catalog {path}: {sum(1 for n in loaded.values() if n)} tables with data")
@@ -42,14 +43,23 @@ def build(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeR
     )
 
 
-def catalog_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
+def catalog_asset(
+    after: Sequence[dg.AssetKey] = (), automation_condition: dg.AutomationCondition | None = None
+) -> dg.AssetsDefinition:
     """The `catalog` asset, downstream of every table and of `after` (the SQL models, so a run
-    that builds models builds the catalog last). Models not materialised yet are skipped, so
-    load jobs that select only tables and the catalog work either way."""
+    that builds models builds the catalog last), rebuilt by `automation_condition` too (after
+    the models). Models not materialised yet are skipped, so load jobs that select only tables
+    and the catalog work either way."""
     deps = [*(dg.AssetKey(spec.name) for spec in TABLE_SPECS), *after]
     assert {a.key for a in TABLE_ASSETS} <= set(deps)
     return dg.asset(
-        name="catalog", deps=deps, group_name="catalog", kinds={"duckdb"}, description=DESCRIPTION
+        name="catalog",
+        deps=deps,
+        group_name="catalog",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        description=DESCRIPTION,
+        automation_condition=automation_condition,
     )(build)
 
 

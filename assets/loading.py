@@ -20,6 +20,8 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from assets.check_rules import source_check_results, source_check_specs
+from assets.describe import OWNERS, arrow_columns, column_schema
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
 from assets.resources import ClockResource, LakeResource, SoracomResource
@@ -230,29 +232,35 @@ async def _load_windows(
     return loads, stats
 
 
-def _run_metadata(
-    windows: list[Window], loads: list[PartitionLoad], stats: dict[str, dict[str, Any]], seconds: float
-) -> dict[str, Any]:
-    """The materialization's metadata: totals, the window, API stats, and per-partition detail."""
+def _run_metadata(windows: list[Window], stats: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """What the run did as a whole (its window, API stats, time): recorded on every partition's
+    materialization; each partition's own figures come from `_partition_metadata`."""
     metadata: dict[str, Any] = {
-        "rows": dg.MetadataValue.int(sum(load.rows for load in loads)),
-        "api_calls": dg.MetadataValue.int(sum(load.api_calls for load in loads)),
-        "bytes": dg.MetadataValue.int(sum(load.bytes for load in loads)),
-        "window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
-        "window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
+        "run_window_start": dg.MetadataValue.text(windows[0].start.isoformat()),
+        "run_window_end": dg.MetadataValue.text(windows[-1].end.isoformat()),
+        "run_partitions": dg.MetadataValue.int(len(windows)),
         "coverages": dg.MetadataValue.text(",".join(stats)),
         "seconds": dg.MetadataValue.float(round(seconds, 3)),
         "api_stats": dg.MetadataValue.json(
             {c: {k: v for k, v in s.items() if k != "pages_by_operation"} for c, s in stats.items()}
         ),
     }
-    if len(loads) == 1:
-        metadata["path"] = dg.MetadataValue.path(loads[0].path)
-        metadata.update(loads[0].metadata)
-    else:
-        metadata["partitions"] = dg.MetadataValue.int(len(loads))
-        metadata["rows_by_partition"] = dg.MetadataValue.json({load.window.key: load.rows for load in loads})
     return metadata
+
+
+def _partition_metadata(load: PartitionLoad) -> dict[str, Any]:
+    """One partition's own rows, bytes, file and API calls (a range run records each partition
+    apart, not the range's totals)."""
+    return {
+        "rows": dg.MetadataValue.int(load.rows),
+        "dagster/row_count": dg.MetadataValue.int(load.rows),
+        "api_calls": dg.MetadataValue.int(load.api_calls),
+        "bytes": dg.MetadataValue.int(load.bytes),
+        "path": dg.MetadataValue.path(load.path),
+        "window_start": dg.MetadataValue.text(load.window.start.isoformat()),
+        "window_end": dg.MetadataValue.text(load.window.end.isoformat()),
+        **load.metadata,
+    }
 
 
 def load_partitions(
@@ -268,8 +276,8 @@ def load_partitions(
     sort_by: list[str] | None = None,
 ) -> dg.MaterializeResult:
     """Load the run's partition(s) of one source from every configured coverage, one lake
-    partition per Dagster partition. A range run (backfill) checks every partition against
-    the retention window before loading any."""
+    partition per Dagster partition, then run the table's checks in this step. A range run
+    (backfill) checks every partition against the retention window before loading any."""
     asset = context.asset_key.to_user_string()
     partitions_def = context.assets_def.partitions_def
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
@@ -299,7 +307,16 @@ def load_partitions(
     )
     with _transient_errors_retried(context):
         loads, stats = asyncio.run(load)
-    return dg.MaterializeResult(metadata=_run_metadata(windows, loads, stats, time.monotonic() - started))
+    for one in loads:
+        context.add_asset_metadata(_partition_metadata(one), partition_key=one.window.key)
+    metadata = _run_metadata(windows, stats, time.monotonic() - started)
+
+    def partition_of(key: str) -> Mapping[str, object]:
+        return spec.partition_values(lake_partition(window_for(partitions_def, key)))
+
+    loaded = {one.window.key: one.rows for one in loads}
+    checks = source_check_results(context, lake.lake(), spec, partition_of, loaded)
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
 @contextlib.contextmanager
@@ -363,8 +380,14 @@ def define_source_asset(
             partitions_def=partitions_def,
             group_name=group,
             kinds={"parquet"},
+            owners=OWNERS,
             pool=API_POOL,
             description=spec.description,
             backfill_policy=None if retention.snapshot else dg.BackfillPolicy.single_run(),
-            metadata={"table": spec.name, "retention": retention.describe()},
+            check_specs=source_check_specs(spec),
+            metadata={
+                "table": spec.name,
+                "retention": retention.describe(),
+                "dagster/column_schema": column_schema(arrow_columns(spec.schema)),
+            },
         )(_asset)

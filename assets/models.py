@@ -9,13 +9,26 @@ the lineage tables -> staging -> marts shows in the UI and its checks run agains
 inline it when they are built. The catalog, which depends on every model, exposes them as views.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 
 from assets.catalog import catalog_asset
+from assets.check_rules import (
+    Outcome,
+    check_result,
+    evaluate_not_null,
+    evaluate_reconciliation,
+    evaluate_unique,
+    not_loaded,
+)
+from assets.describe import OWNERS, column_schema, sql_file_reference
 from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
-from pipelines.lake import SqlModel, ViewResult, build_model, discover_models
+from pipelines.lake import Lake, ModelError, SqlModel, ViewResult, build_model, create_views, discover_models
+from pipelines.lake.views import quote_identifier
 from pipelines.packaged import sql_dir
 
 SQL_DIR = sql_dir()
@@ -23,21 +36,118 @@ MODELS: list[SqlModel] = discover_models(SQL_DIR, [spec.name for spec in TABLE_S
 MODELS_BY_NAME = {model.name: model for model in MODELS}
 
 
+# Models follow the loads (no fixed cron): a model is requested once anything it reads changed
+# since its last request, and not while any of that is still being loaded or it is running
+# itself; staging and marts requested on one tick run in one run, in dependency order.
+# Evaluated by the `models_automation` sensor (pipelines/schedules.py).
+FOLLOW_THE_LOADS = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after what it reads changed")
+
+
 def _group(model: SqlModel) -> str:
     return f"models_{model.layer}"
 
 
+def connect_model(lake: Lake, *names: str) -> duckdb.DuckDBPyConnection:
+    """A connection with TEMP views of the models `names`: marts over their files, staging models
+    as their own SQL over the lake (they are views, never files), as the marts read them."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        create_views(con, lake, names, TABLE_SPECS, MODELS)
+    except (duckdb.Error, ModelError):
+        con.close()
+        raise
+    return con
+
+
+def model_ready(lake: Lake, model: SqlModel) -> bool:
+    """A staging model (a view) can always be checked; a mart once it is materialised."""
+    return not model.materialised or lake.has_model(model.name)
+
+
+# The checks declared with a model's asset and run in its step, all blocking: a duplicate grain,
+# a NULL key or a month that does not reconcile is wrong data for whatever reads the model.
+Rule = Callable[[duckdb.DuckDBPyConnection], Outcome]
+
+
+def model_checks(model: SqlModel) -> list[tuple[dg.AssetCheckSpec, Rule]]:
+    """The checks of one model, from its `-- grain:` / `-- not null:` lines (and `reconciled` on
+    `billing_reconciliation`)."""
+    asset, notes, name = dg.AssetKey(model.name), model.annotations, model.name
+    checks: list[tuple[dg.AssetCheckSpec, Rule]] = []
+    if "grain" in notes:
+        key = notes["grain"]
+        spec = dg.AssetCheckSpec(
+            "unique_key",
+            asset=asset,
+            blocking=True,
+            description=f"No two rows of {name} share ({', '.join(key)}).",
+        )
+        checks.append((spec, lambda con: evaluate_unique(con, name, key)))
+    if "not null" in notes:
+        required = notes["not null"]
+        spec = dg.AssetCheckSpec(
+            "required_not_null",
+            asset=asset,
+            blocking=True,
+            description=f"{name}: no NULLs in {', '.join(required)}.",
+        )
+        checks.append((spec, lambda con: evaluate_not_null(con, name, required)))
+    if name == "billing_reconciliation":
+        spec = dg.AssetCheckSpec(
+            "reconciled",
+            asset=asset,
+            blocking=True,
+            description="Billing CSV total = monthly bill and daily bills = the CSV's daily lines, within "
+            "report_params.reconciliation_tolerance (1 currency unit), for every month with a bill and "
+            "a CSV.",
+        )
+        checks.append((spec, evaluate_reconciliation))
+    return checks
+
+
+def _columns(lake: Lake, model: SqlModel) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of the model's columns, as its view over the lake has them."""
+    with connect_model(lake, model.name) as con:
+        return [
+            (row[0], row[1]) for row in con.execute(f"DESCRIBE {quote_identifier(model.name)}").fetchall()
+        ]
+
+
+def _check_results(
+    context: AssetExecutionContext, lake: Lake, model: SqlModel, checks: list[tuple[dg.AssetCheckSpec, Rule]]
+) -> list[dg.AssetCheckResult]:
+    selected = {key.name for key in context.selected_asset_check_keys}
+    chosen = [(spec, rule) for spec, rule in checks if spec.name in selected]
+    if not chosen:
+        return []
+    if not model_ready(lake, model):
+        return [not_loaded(model.name, spec.name) for spec, _ in chosen]
+    with connect_model(lake, model.name) as con:
+        return [check_result(rule(con), check_name=spec.name) for spec, rule in chosen]
+
+
 def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDefinition:
-    """The asset of one model: deps are the tables and models its SQL reads."""
+    """The asset of one model: deps are the tables and models its SQL reads; its checks run in
+    its own step, after the build."""
+    checks = model_checks(model)
 
     @dg.asset(
         name=model.name,
         deps=[dg.AssetKey(name) for name in model.depends_on],
         group_name=_group(model),
         kinds={"duckdb", "parquet"} if model.materialised else {"duckdb"},
+        owners=OWNERS,
         description=model.description,
+        check_specs=[spec for spec, _ in checks],
+        automation_condition=FOLLOW_THE_LOADS,
         metadata={
             "sql_file": dg.MetadataValue.path(str(model.path)),
+            "dagster/code_references": sql_file_reference(model.path),
             "layer": model.layer,
             "materialised": "parquet" if model.materialised else "view",
             "grain": dg.MetadataValue.json(list(model.grain)),
@@ -45,18 +155,26 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         },
     )
     def _model(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        built = build_model(lake.lake(), model, TABLE_SPECS, models)
+        the_lake = lake.lake()
+        built = build_model(the_lake, model, TABLE_SPECS, models)
+        results = _check_results(context, the_lake, model, checks)
+        schema = {"dagster/column_schema": column_schema(_columns(the_lake, model))}
         if isinstance(built, ViewResult):
             context.log.info(f"model {model.name}: a view of {len(built.columns)} columns (binds)")
-            return dg.MaterializeResult(metadata={"view_columns": dg.MetadataValue.json(list(built.columns))})
+            return dg.MaterializeResult(
+                metadata={"view_columns": dg.MetadataValue.json(list(built.columns)), **schema},
+                check_results=results,
+            )
         context.log.info(f"model {model.name}: {built.rows} rows -> {built.path}")
         return dg.MaterializeResult(
+            check_results=results,
             metadata={
                 "rows": dg.MetadataValue.int(built.rows),
                 "bytes": dg.MetadataValue.int(built.bytes),
                 "path": dg.MetadataValue.path(built.path),
                 "dagster/row_count": dg.MetadataValue.int(built.rows),
-            }
+                **schema,
+            },
         )
 
     return _model
@@ -67,4 +185,4 @@ MODEL_KEYS = [dg.AssetKey(model.name) for model in MODELS]
 
 
 # The catalog as the definitions declare it: after every model (public Dagster API only).
-CATALOG_AFTER_MODELS = catalog_asset(after=MODEL_KEYS)
+CATALOG_AFTER_MODELS = catalog_asset(after=MODEL_KEYS, automation_condition=FOLLOW_THE_LOADS)

@@ -1,25 +1,63 @@
 """Partition definitions shared by the source assets, and the time window of a run's partition.
 
-Partitions start at a fixed date; how far back Soracom still holds data moves with the
-clock, so old partitions exist in Dagster but the retention guard refuses them with a
-clear message (see `assets/retention.py`).
+Partitions start where a new deployment can still load them (`partition_definitions`), or at
+`SORACOM_PARTITIONS_START`. How far back Soracom holds data moves with the clock, so the
+oldest listed partitions may already be gone: the retention guard refuses them with a clear
+message (see `assets/retention.py`). The default start is a month's first day, so the
+definitions change once a month, not every hour.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import dagster as dg
 
-PARTITIONS_START = "2025-01-01"
+from pipelines import settings
 
-# Closed UTC days: the last partition is yesterday.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
-# Closed UTC hours: the last partition is the previous hour.
-hourly_partitions = dg.HourlyPartitionsDefinition(start_date=f"{PARTITIONS_START}-00:00", timezone="UTC")
-# Billing months up to and including the current (preliminary) month.
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=1)
+Partitioning = Literal["daily", "hourly", "monthly"]
+# How far back each partitioning's longest-kept source reaches (assets/retention.py; a test keeps
+# them in step): daily Air usage 18 months, audit logs 24 hours, bills the current month + 17.
+DAILY_REACH_MONTHS = 18
+HOURLY_REACH = timedelta(hours=24)
+MONTHLY_REACH_MONTHS = 17
+
+
+def partitions_start(
+    partitioning: Partitioning, env: Mapping[str, str] | None = None, now: datetime | None = None
+) -> datetime:
+    """The first partition's start: `SORACOM_PARTITIONS_START`, else the first of the month
+    holding the oldest partition a new deployment can still load (at `now`, default the
+    pipeline's clock: `SORACOM_NOW` or the wall clock)."""
+    configured = settings.value(settings.PARTITIONS_START, env)
+    if isinstance(configured, datetime):
+        return configured
+    now = (now or settings.now_setting(env) or datetime.now(UTC)).astimezone(UTC)
+    if partitioning == "daily":
+        return month_start(now, DAILY_REACH_MONTHS)
+    if partitioning == "hourly":
+        return month_start(now - HOURLY_REACH)
+    return month_start(now, MONTHLY_REACH_MONTHS)
+
+
+def partition_definitions(
+    env: Mapping[str, str] | None = None, now: datetime | None = None
+) -> dict[Partitioning, dg.TimeWindowPartitionsDefinition]:
+    """The three partitionings of the sources, starting at `partitions_start`."""
+    day = f"{partitions_start('daily', env, now):%Y-%m-%d}"
+    hour = f"{partitions_start('hourly', env, now):%Y-%m-%d-%H:%M}"
+    month = f"{partitions_start('monthly', env, now):%Y-%m-%d}"
+    return {
+        # Closed UTC days: the last partition is yesterday.
+        "daily": dg.DailyPartitionsDefinition(start_date=day, timezone="UTC"),
+        # Closed UTC hours: the last partition is the previous hour.
+        "hourly": dg.HourlyPartitionsDefinition(start_date=hour, timezone="UTC"),
+        # Billing months up to and including the current (preliminary) month.
+        "monthly": dg.MonthlyPartitionsDefinition(start_date=month, timezone="UTC", end_offset=1),
+    }
 
 
 @dataclass(frozen=True)
@@ -93,3 +131,9 @@ def last_days(now: datetime, days: int) -> list[str]:
     """Keys of the `days` closed UTC days before `now`, oldest first."""
     today = day_start(now)
     return [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days, 0, -1)]
+
+
+_DEFINITIONS = partition_definitions()
+daily_partitions = _DEFINITIONS["daily"]
+hourly_partitions = _DEFINITIONS["hourly"]
+monthly_partitions = _DEFINITIONS["monthly"]

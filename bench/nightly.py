@@ -231,6 +231,32 @@ def format_scenario(scenario: str, ours: list[SourceRun], base: dict[str, Source
 # --- main ------------------------------------------------------------------------------------
 
 
+def run_job(
+    sandbox: ProcessSandbox, scenario: str, now: datetime, day: str, ours: list[SourceRun], root: Path
+) -> dict[str, Any]:
+    """One real `daily_load_job` run of `day` (bench/daily_job.py), with fresh rate-limit windows,
+    against the target: no slower than the sum of the per-source floors plus 10 s. The job also
+    loads error_logs, which the per-source runs do not, so its floor is not in the sum."""
+    from bench.daily_job import run_once
+
+    _post(sandbox, "/_sandbox/ratelimit/reset")
+    _post(sandbox, "/_sandbox/stats/reset")
+    floors = sum(run.floor_s for run in ours if run.error is None)
+    result: dict[str, Any] = {
+        "scenario": scenario,
+        "floors_sum_s": round(floors, 1),
+        "target_s": round(floors + 10, 1),
+    }
+    try:
+        result.update(run_once(sandbox.url, sandbox.credentials, now, day, root))
+    except SystemExit as error:  # the job failed: report it like a failed source
+        result["error"] = str(error)[-2000:]
+    else:
+        result["met"] = result["wall_s"] <= result["target_s"]
+    print(f"  {scenario} daily_load_job (one real run): {json.dumps(result)}", flush=True)
+    return result
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -252,6 +278,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-cap", type=float, default=3600.0, help="stop after this many seconds")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     parser.add_argument("--keep-lake", type=Path, default=None, help="write the lake here (kept)")
+    parser.add_argument(
+        "--job",
+        action="store_true",
+        help="also run the real daily_load_job once per scenario (dagster job execute: executor, "
+        "every daily source, checks and catalog) and compare it with the sum of the sources' floors",
+    )
     args = parser.parse_args(argv)
     for name in ("scenarios", "baseline_scenarios"):
         names = [s for s in getattr(args, name).split(",") if s]
@@ -284,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     results: list[SourceRun] = []
+    jobs: list[dict[str, Any]] = []
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="bench-lake-") as tmp,
@@ -320,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {scenario} {source} baseline: {json.dumps(base[source].as_dict())}", flush=True)
             results += [*ours, *base.values()]
             print("\n" + format_scenario(scenario, ours, base) + "\n", flush=True)
+            if args.job:
+                jobs.append(run_job(sandbox, scenario, now, day, ours, Path(tmp) / f"job-{scenario}"))
         server_cpu = _cpu_s(server)
         server_rss = server.memory_info().rss / 2**20
     print(
@@ -329,9 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(
-            json.dumps({"sims": args.sims, "day": day, "runs": [r.as_dict() for r in results]}, indent=1)
+            json.dumps(
+                {"sims": args.sims, "day": day, "runs": [r.as_dict() for r in results], "jobs": jobs},
+                indent=1,
+            )
         )
-    return 1 if any(r.error for r in results) else 0
+    return 1 if any(r.error for r in results) or any(j.get("error") for j in jobs) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from assets.resources import resources_from_env
 from assets.tables import TABLE_ASSETS
 from pipelines.jobs import JOBS
 from pipelines.runs import dead_run_reaper
-from pipelines.schedules import SCHEDULES
+from pipelines.schedules import AUTOMATION, SCHEDULES
 from pipelines.sensors import SENSORS
 
 # SQL models (assets/models.py): the catalog runs after them; their checks cover tables and models.
@@ -22,6 +22,6 @@ defs = dg.Definitions(
     asset_checks=[*RETENTION_CHECKS, *MODEL_CHECKS, *CATEGORY_CHECKS],
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=[*SENSORS, dead_run_reaper],  # frees what runs of dead processes held
+    sensors=[*SENSORS, *AUTOMATION, dead_run_reaper],  # frees what runs of dead processes held
     resources=resources_from_env(),
 )

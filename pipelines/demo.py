@@ -198,11 +198,11 @@ def execute_runs(
         finally:
             if not result.success:  # interrupted or failed: its queued claims are no one's
                 instance.event_log_storage.free_concurrency_slots_for_run(result.run_id)
-        rows_by_asset: dict[str, int] = {}  # a range run reports its total on every partition
+        rows = 0  # each partition's materialization reports its own rows, also in a range run
         for event in result.get_asset_materialization_events():
             metadata = event.materialization.metadata
             if "rows" in metadata:
-                rows_by_asset[event.asset_key.to_user_string()] = int(metadata["rows"].value)
+                rows += int(metadata["rows"].value)
         errors = [
             f"{e.step_key}: {cause_of(e.step_failure_data.error)}"
             for e in result.all_events
@@ -210,7 +210,7 @@ def execute_runs(
         ]
         if not result.success and not errors:  # failed outside a step (e.g. waited too long for a slot)
             errors = [run_failure_message(instance, result.run_id) or "the run failed (see its event log)"]
-        outcome = RunOutcome(planned, result.success, sum(rows_by_asset.values()), errors)
+        outcome = RunOutcome(planned, result.success, rows, errors)
         outcomes.append(outcome)
         if report:
             report(index, outcome)

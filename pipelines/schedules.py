@@ -1,5 +1,5 @@
 """Schedules: nightly daily sources and snapshots, hourly audit logs, daily billing, retention
-checks, nightly models.
+checks; and the automation sensor that rebuilds the models after the loads.
 
 All are created STOPPED: turn them on in the UI (Automation) or with
 `dagster schedule start <name>`, with `dagster-daemon` running. Cron and timezone come from
@@ -12,14 +12,15 @@ from typing import Any
 import dagster as dg
 
 from assets.billing import billing_months, month_needs_reload
+from assets.models import MODEL_KEYS
 from assets.partitions import daily_partitions, hourly_partitions, latest_key
 from assets.resources import ClockResource, LakeResource
 from pipelines import settings
 from pipelines.jobs import (
+    RUN_KIND_TAG,
     audit_log_job,
     billing_job,
     daily_load_job,
-    models_job,
     retention_check_job,
     snapshot_job,
 )
@@ -127,13 +128,15 @@ retention_check_schedule = dg.ScheduleDefinition(
     description="Every 6 hours: warn about unloaded partitions that Soracom drops soon.",
 )
 
-models_schedule = dg.ScheduleDefinition(
-    name="models_schedule",
-    job=models_job,
-    cron_schedule="30 3 * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Nightly at 03:30 UTC, after the nightly loads: rebuild the models and the catalog.",
+# The models follow the loads instead of a cron: their automation condition
+# (assets/models.py FOLLOW_THE_LOADS) requests them after what they read changed.
+models_automation = dg.AutomationConditionSensorDefinition(
+    "models_automation",
+    target=dg.AssetSelection.assets(*MODEL_KEYS, "catalog"),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    run_tags={RUN_KIND_TAG: "models"},
+    description="Rebuilds the SQL models and the catalog after the data they read changed (once the "
+    "loads of it finished), and not when nothing changed.",
 )
 
 SCHEDULES = [
@@ -142,5 +145,5 @@ SCHEDULES = [
     hourly_audit_schedule,
     daily_billing_schedule,
     retention_check_schedule,
-    models_schedule,
 ]
+AUTOMATION = [models_automation]

@@ -132,6 +132,16 @@ def parse_now(name: str, text: str) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def parse_start(name: str, text: str) -> datetime:
+    """`2026-01-01` -> that UTC midnight (the first partition of every source)."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError as error:
+        hint = "give a date as YYYY-MM-DD (e.g. '2026-01-01')"
+        raise ValueError(f"{name}={text!r} is not valid: {hint}") from error
+    return day.replace(tzinfo=UTC)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("SORACOM_AUTH_KEY_ID", "auth key id (recommended for machines)"),
     Setting("SORACOM_AUTH_KEY", "auth key secret", secret=True),
@@ -192,6 +202,15 @@ SETTINGS: tuple[Setting, ...] = (
         default=LIVE,
         group="lake",
         check=parse_now,
+    ),
+    Setting(
+        "SORACOM_PARTITIONS_START",
+        "first partition (YYYY-MM-DD) of every source; default: the first of the month from which a "
+        "new deployment can still load each partitioning (daily: 18 months back, hourly audit logs: "
+        "24 hours, billing months: the current and 17 before). Older partitions are refused by the "
+        "retention guard either way",
+        group="lake",
+        check=parse_start,
     ),
     Setting(
         "SORACOM_NIGHTLY_CRON",
@@ -270,6 +289,7 @@ CATALOG_PATH = BY_NAME["SORACOM_CATALOG_PATH"].name
 NOW = BY_NAME["SORACOM_NOW"].name
 SHRINK_MIN_FRACTION = BY_NAME["SORACOM_SHRINK_MIN_FRACTION"].name
 ALLOW_SHRINK = BY_NAME["SORACOM_ALLOW_SHRINK"].name
+PARTITIONS_START = BY_NAME["SORACOM_PARTITIONS_START"].name
 NIGHTLY_CRON = BY_NAME["SORACOM_NIGHTLY_CRON"].name
 HOURLY_CRON = BY_NAME["SORACOM_HOURLY_CRON"].name
 BILLING_CRON = BY_NAME["SORACOM_BILLING_CRON"].name

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,11 @@ import pytest
 
 from sandbox.testing import SandboxHandle, start_sandbox
 from tests.s3server import S3Server, start_moto_server
+
+# The suite's sandboxes serve fixed instants (SANDBOX_NOW and others, late 2026) while the default
+# partitions start follows the wall clock: start early enough for all of them, whatever the date.
+# tests/assets/test_partitions_start.py covers the default.
+os.environ.setdefault("SORACOM_PARTITIONS_START", "2025-01-01")
 
 SANDBOX_NOW = datetime(2026, 11, 30, tzinfo=UTC)
 SANDBOX_SIMS = 200

@@ -24,9 +24,8 @@ def _partitions(partitions_def: dg.PartitionsDefinition | None) -> str | None:
     if partitions_def is None:
         return None
     if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
-        return (
-            f"{partitions_def.cron_schedule} from {partitions_def.start:%Y-%m-%d} ({partitions_def.timezone})"
-        )
+        # No start date: it is configuration (SORACOM_PARTITIONS_START) that follows the clock.
+        return f"{partitions_def.cron_schedule} ({partitions_def.timezone})"
     return type(partitions_def).__name__
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -39,10 +39,12 @@ def build_catalog(
     catalog_path: str | os.PathLike[str],
     specs: Iterable[TableSpec],
     models: Iterable[SqlModel] = (),
+    column_comments: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a fresh catalog: a view per table, per staging model (its SQL) and per materialised mart,
     and a `_catalog` table describing them; swap it onto `catalog_path`. Marts not materialised yet
-    and staging models that do not bind are skipped (logged). `models` in discovery order."""
+    and staging models that do not bind are skipped (logged). `models` in discovery order.
+    `column_comments` (column name -> text) become column comments of every view with that column."""
     specs = list(specs)
     models = list(models)
     names = [s.name for s in specs] + [m.name for m in models]
@@ -97,6 +99,7 @@ def build_catalog(
                         built_at,
                     ],
                 )
+            _comment_columns(con, column_comments or {})
             con.execute("CHECKPOINT")
             con.execute("USE memory")
             con.execute("DETACH catalog")
@@ -132,6 +135,18 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, body: str, descripti
     con.execute(f"CREATE VIEW {quote_identifier(name)} AS {body}")
     if description:
         con.execute(f"COMMENT ON VIEW {quote_identifier(name)} IS {quote_literal(description)}")
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, comments: Mapping[str, str]) -> None:
+    """`COMMENT ON COLUMN` for every view column that `comments` describes (BI tools show them)."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = 'catalog' "
+        "AND table_name IN (SELECT view_name FROM duckdb_views() WHERE database_name = 'catalog')"
+    ).fetchall()
+    for view, column in rows:
+        if column in comments:
+            target = f"{quote_identifier(view)}.{quote_identifier(column)}"
+            con.execute(f"COMMENT ON COLUMN {target} IS {quote_literal(comments[column])}")
 
 
 def catalog_lake_root(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:

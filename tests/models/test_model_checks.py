@@ -12,12 +12,14 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from assets import check_rules as rules
 from assets import model_checks as mc
 from assets.billing import ITEMS_SPEC
-from assets.models import MODEL_ASSETS, MODELS, MODELS_BY_NAME
+from assets.models import MODEL_ASSETS, MODELS, MODELS_BY_NAME, connect_model
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.tables import SOURCES, TABLE_ASSETS, TABLE_SPECS, source
 from pipelines.lake import Lake, build_model
+from pipelines.lake.views import table_view_sql
 from tests.models.conftest import BuiltLake
 
 
@@ -26,39 +28,39 @@ def test_keys_and_required_columns_hold_on_every_table_and_model(built: BuiltLak
     for table in SOURCES:
         if not built.lake.partitions(table.spec):
             continue
-        with mc.connect_table(built.lake, table.spec) as con:
+        with rules.connect_table(built.lake, table.spec) as con:
             if table.spec.primary_key:
-                outcome = mc.evaluate_unique(con, table.spec.name, mc.table_key(table.spec))
+                outcome = rules.evaluate_unique(con, table.spec.name, rules.table_key(table.spec))
                 assert outcome.passed, outcome.description
-            outcome = mc.evaluate_not_null(con, table.spec.name, mc.table_required(table.spec))
+            outcome = rules.evaluate_not_null(con, table.spec.name, rules.table_required(table.spec))
             assert outcome.passed, outcome.description
             checked += 1
     for model in MODELS:
-        notes = mc.annotations(model)
+        notes = rules.annotations(model)
         assert "not null" in notes, f"{model.path} declares no required columns"
-        with mc.connect_model(built.lake, model.name) as con:
+        with connect_model(built.lake, model.name) as con:
             if "grain" in notes:
-                outcome = mc.evaluate_unique(con, model.name, notes["grain"])
+                outcome = rules.evaluate_unique(con, model.name, notes["grain"])
                 assert outcome.passed, outcome.description
-            outcome = mc.evaluate_not_null(con, model.name, notes["not null"])
+            outcome = rules.evaluate_not_null(con, model.name, notes["not null"])
             assert outcome.passed, outcome.description
             checked += 1
     assert checked == len(SOURCES) + len(MODELS)
 
 
 def test_duplicates_and_nulls_are_reported_with_an_example(built: BuiltLake) -> None:
-    with mc.connect_model(built.lake, "sim_monthly_cost") as con:
+    with connect_model(built.lake, "sim_monthly_cost") as con:
         con.execute(
             "CREATE TABLE doubled AS SELECT * FROM sim_monthly_cost UNION ALL "
             "(SELECT * FROM sim_monthly_cost ORDER BY sim_id LIMIT 1)"
         )
-        key = mc.annotations(MODELS_BY_NAME["sim_monthly_cost"])["grain"]
-        outcome = mc.evaluate_unique(con, "doubled", key)
+        key = rules.annotations(MODELS_BY_NAME["sim_monthly_cost"])["grain"]
+        outcome = rules.evaluate_unique(con, "doubled", key)
         assert not outcome.passed
         assert "not unique" in outcome.description and outcome.metadata["duplicates"][0]["rows"] == "2"
         con.execute("UPDATE doubled SET month = NULL WHERE sim_id = (SELECT min(sim_id) FROM doubled)")
         (nulls,) = con.execute("SELECT count(*) FROM doubled WHERE month IS NULL").fetchall()[0]
-        outcome = mc.evaluate_not_null(con, "doubled", ("coverage", "month"))
+        outcome = rules.evaluate_not_null(con, "doubled", ("coverage", "month"))
         assert nulls >= 2
         assert not outcome.passed and outcome.metadata["nulls"] == {"month": nulls}
 
@@ -85,12 +87,12 @@ def tampered(built: BuiltLake, tmp_path: Path) -> Lake:
 
 
 def test_reconciliation_passes_then_names_the_month_that_does_not(built: BuiltLake, tampered: Lake) -> None:
-    with mc.connect_model(built.lake, "billing_reconciliation") as con:
-        outcome = mc.evaluate_reconciliation(con)
+    with connect_model(built.lake, "billing_reconciliation") as con:
+        outcome = rules.evaluate_reconciliation(con)
     assert outcome.passed, outcome.description
     assert outcome.metadata["months"] == 4
-    with mc.connect_model(tampered, "billing_reconciliation") as con:
-        outcome = mc.evaluate_reconciliation(con)
+    with connect_model(tampered, "billing_reconciliation") as con:
+        outcome = rules.evaluate_reconciliation(con)
     assert not outcome.passed
     assert outcome.metadata["mismatched"] == [
         {
@@ -105,15 +107,13 @@ def test_reconciliation_passes_then_names_the_month_that_does_not(built: BuiltLa
 def test_totals_agree_with_soracoms_billing_summaries(built: BuiltLake, tampered: Lake) -> None:
     summaries = source("billing_summaries").spec
     for lake, ok in ((built.lake, True), (tampered, False)):
-        with mc.connect_table(lake, ITEMS_SPEC) as con:
-            con.execute(
-                "CREATE TEMP VIEW billing_summaries AS " + mc.table_view_sql(lake, summaries, con)  # type: ignore[attr-defined]
-            )
-            outcome = mc.evaluate_item_summaries(con)
+        with rules.connect_table(lake, ITEMS_SPEC) as con:
+            con.execute("CREATE TEMP VIEW billing_summaries AS " + table_view_sql(lake, summaries, con))
+            outcome = rules.evaluate_item_summaries(con)
         assert outcome.passed is ok, outcome.description
         assert outcome.metadata["compared"] > 10
-    with mc.connect_model(built.lake, "sim_monthly_cost", "stg_billing_summaries") as con:
-        outcome = mc.evaluate_sim_summaries(con)
+    with connect_model(built.lake, "sim_monthly_cost", "stg_billing_summaries") as con:
+        outcome = rules.evaluate_sim_summaries(con)
     assert outcome.passed, outcome.description
     assert outcome.metadata["compared"] > 100
 
@@ -127,16 +127,20 @@ def test_load_counts_compare_each_partition_with_what_the_load_reported(built: B
         ).metadata.num_rows
         for k in keys
     }
-    assert mc.evaluate_load_counts(built.lake, table, counts).passed
+    assert rules.evaluate_load_counts(built.lake, table.spec, table.lake_partition_of, counts).passed
     off = {**counts, keys[0]: counts[keys[0]] + 1}
-    outcome = mc.evaluate_load_counts(built.lake, table, off)
+    outcome = rules.evaluate_load_counts(built.lake, table.spec, table.lake_partition_of, off)
     assert not outcome.passed and outcome.metadata["mismatched"][0]["partition"] == keys[0]
-    outcome = mc.evaluate_load_counts(built.lake, table, {**counts, "2020-01-01": 7})
+    outcome = rules.evaluate_load_counts(
+        built.lake, table.spec, table.lake_partition_of, {**counts, "2020-01-01": 7}
+    )
     assert not outcome.passed and outcome.metadata["missing"] == ["2020-01-01"]
 
 
-def test_every_check_runs_in_dagster_and_passes_on_the_built_lake(built: BuiltLake) -> None:
-    job = dg.define_asset_job("all_checks", selection=dg.AssetSelection.checks(*mc.MODEL_CHECKS))
+def test_every_model_check_runs_in_dagster_and_passes_on_the_built_lake(built: BuiltLake) -> None:
+    # the models' own checks run in their build step; the cross-table ones as separate checks
+    selection = dg.AssetSelection.assets(*MODEL_ASSETS) | dg.AssetSelection.checks(*mc.MODEL_CHECKS)
+    job = dg.define_asset_job("models_and_checks", selection=selection)
     defs = dg.Definitions(
         assets=[*TABLE_ASSETS, *MODEL_ASSETS],
         asset_checks=mc.MODEL_CHECKS,
@@ -147,16 +151,20 @@ def test_every_check_runs_in_dagster_and_passes_on_the_built_lake(built: BuiltLa
             "soracom": SoracomResource(),
         },
     )
-    result = defs.resolve_job_def("all_checks").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    result = defs.resolve_job_def("models_and_checks").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == len(mc.MODEL_CHECKS)
+    declared = {key for asset in MODEL_ASSETS for key in asset.check_keys}
+    assert len(evaluations) == len(declared) + len(mc.MODEL_CHECKS)
     failed = [
         (e.asset_key.to_user_string(), e.check_name, e.description) for e in evaluations if not e.passed
     ]
     assert not failed
     names = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations}
     assert ("billing_reconciliation", "reconciled") in names
-    assert ("sims", "unique_key") in names and ("billing_items", "agrees_with_billing_summaries") in names
+    assert ("sim_monthly_cost", "unique_key") in names
+    assert ("billing_items", "agrees_with_billing_summaries") in names
 
 
 def test_retention_risk_checks_are_wired_in_the_code_location() -> None:
@@ -170,7 +178,7 @@ def test_retention_risk_checks_are_wired_in_the_code_location() -> None:
 
 def test_sql_names_come_from_code_not_data() -> None:
     # evaluate_* build SQL only from spec/model names and annotation columns, all quoted
-    assert mc.quote_identifier('we"ird') == '"we""ird"'
+    assert rules.quote_identifier('we"ird') == '"we""ird"'
     with duckdb.connect() as con:
         con.execute('CREATE TABLE "we""ird" (a INT)')
-        assert mc.evaluate_unique(con, 'we"ird', ("a",)).passed
+        assert rules.evaluate_unique(con, 'we"ird', ("a",)).passed

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from bench.nightly import SCENARIOS, SourceRun
@@ -38,6 +39,7 @@ def test_nightly_benchmark_runs_on_50_sims(tmp_path):
             "300",
             "--json",
             str(out),
+            "--job",
         ],
         cwd=REPO,
         capture_output=True,
@@ -58,11 +60,22 @@ def test_nightly_benchmark_runs_on_50_sims(tmp_path):
         assert ours[source]["peak_rss_mb"] > 0
         # both fetched the same day: the same rows (the baseline counts items/CSV lines)
         assert ours[source]["rows"] == base[source]["rows"], source
+    # the real daily_load_job ran once, in one process, and was compared with the sources' floors
+    (job,) = json.loads(out.read_text())["jobs"]
+    assert job.get("error") is None and job["wall_s"] > 0 and job["check_evaluations"] > 0
+    assert job["target_s"] == pytest.approx(job["floors_sum_s"] + 10, abs=0.11) and "met" in job
+    assert "daily_load_job (one real run)" in done.stdout
     # the skip rule never makes more per-SIM calls than the naive one-call-per-SIM baseline
     assert (
         ours["session_events"]["calls_by_operation"]["listSimSessionEvents"]
         <= base["session_events"]["calls_by_operation"]["listSimSessionEvents"]
     )
+
+
+def test_the_nightly_job_runs_its_io_bound_steps_in_one_process():
+    from pipelines.jobs import daily_load_job
+
+    assert daily_load_job.executor_def is dg.in_process_executor
 
 
 def test_floor_is_calls_needed_over_the_allowed_rate():
