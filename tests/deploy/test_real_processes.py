@@ -3,13 +3,15 @@ webserver and the daemon as separate processes on the Postgres instance (a real 
 started by the suite), a workspace.yaml pointing at the gRPC server. A run of the nightly job
 is submitted through the webserver's GraphQL API into the run queue; the daemon launches it;
 the daemon is SIGKILLed mid-run and started again; the run ends once, and the lake equals
-the sandbox's ground truth. Then everything is shut down with SIGTERM.
+the sandbox's ground truth, on a local lake and on an `s3://` lake (moto_server). Then
+everything is shut down with SIGTERM.
 
 Timings (start-up, run, shutdown) are printed: `pytest -s tests/deploy/test_real_processes.py`.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -51,8 +53,14 @@ def sandbox_process() -> Iterator[ProcessSandbox]:
         yield box
 
 
-def deployment_env(box: ProcessSandbox, home: Path, postgres_url: str, root: Path) -> dict[str, str]:
+def deployment_env(
+    box: ProcessSandbox, home: Path, postgres_url: str, root: Path, lake_root: str | None = None
+) -> dict[str, str]:
+    """The services' environment; an `s3://` lake root takes the AWS variables the `s3_bucket`
+    fixture set (inherited) and its staging folder."""
     env = harness.env_without_soracom()
+    if staging := os.environ.get("SORACOM_LAKE_STAGING"):
+        env["SORACOM_LAKE_STAGING"] = staging
     env.update(
         {
             "DAGSTER_HOME": str(home),
@@ -61,7 +69,7 @@ def deployment_env(box: ProcessSandbox, home: Path, postgres_url: str, root: Pat
             settings.AUTH_KEY: box.credentials["authKey"],
             settings.COVERAGES: "jp",
             settings.ENDPOINT_JP: box.url_for("jp"),
-            settings.LAKE_ROOT: str(root / "lake"),
+            settings.LAKE_ROOT: lake_root or str(root / "lake"),
             settings.CATALOG_PATH: str(root / "soracom.duckdb"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -105,11 +113,11 @@ def location_loaded(client: DagsterGraphQLClient) -> bool:
 
 
 def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
-    sandbox_process: ProcessSandbox, postgres_url: str, tmp_path: Path
+    sandbox_process: ProcessSandbox, postgres_url: str, tmp_path: Path, lake_root: str
 ) -> None:
     box = sandbox_process
     home = install_home(tmp_path / "dagster_home", postgres_url)
-    env = deployment_env(box, home, postgres_url, tmp_path)
+    env = deployment_env(box, home, postgres_url, tmp_path, lake_root)
     logs = tmp_path / "logs"
     logs.mkdir()
     grpc_port, web_port = processes.free_port(), processes.free_port()
@@ -176,7 +184,7 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
 
     world = harness.world_for(box.info, SIMS, SEED)
     comparison = harness.assert_lake_matches_world(
-        world, Lake(tmp_path / "lake"), [PlannedRun("d", DAILY_ASSETS, key, key)], ("jp",)
+        world, Lake(lake_root), [PlannedRun("d", DAILY_ASSETS, key, key)], ("jp",)
     )
     assert comparison.total > 0
 
