@@ -33,6 +33,7 @@ from pipelines.jobs import DAILY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import Lake
 from sandbox.process import ProcessSandbox, start_sandbox_process
 from tests.reliability import harness
+from tests.reliability.instances import step_intervals
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
 
@@ -170,19 +171,6 @@ def test_sigkill_mid_load_leaves_readable_lake_and_next_run_repairs_it(
     assert_readers_see_only_whole_files(tmp_path)
 
 
-def _step_intervals(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
-    starts, ends = {}, {}
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None:
-            continue
-        if event.event_type_value == "STEP_START":
-            starts[event.step_key] = record.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            ends[event.step_key] = record.timestamp
-    return {k: (starts[k], ends[k]) for k in starts}
-
-
 def test_two_runs_of_one_partition_at_once_are_serialised_and_end_right(
     sandbox_process: ProcessSandbox, tmp_path: Path
 ) -> None:
@@ -205,7 +193,7 @@ def test_two_runs_of_one_partition_at_once_are_serialised_and_end_right(
 
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        intervals = [_step_intervals(instance, r["run_id"]) for r in results]
+        intervals = [step_intervals(instance, r["run_id"]) for r in results]
     finally:
         instance.dispose()
     spans = sorted(span for run in intervals for span in run.values())
