@@ -14,7 +14,7 @@ from typing import IO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from assets.progress import ProgressSink, Step, reporting_to
+from assets.progress import Step, reporting_to
 
 Clock = Callable[[], float]
 
@@ -48,6 +48,10 @@ def label(step: Step) -> str:
     return f"{step.source} {step.partition} [{step.coverage}]"
 
 
+def _line(step: Step, rate: str, eta: str) -> str:
+    return f"{label(step)}: {step.done}/{step.total} {step.what}, {step.rows} rows, {rate}, ETA {eta}"
+
+
 class PlainView:
     """One line per milestone (every N items and the end of each fetch)."""
 
@@ -66,15 +70,12 @@ class PlainView:
             return
         rate, eta = self._pace.of(step)
         if step.milestone:
-            print(
-                f"  {label(step)}: {step.done}/{step.total} {step.what}, {step.rows} rows, {rate}, ETA {eta}",
-                file=self._stream,
-                flush=True,
-            )
+            print(f"  {_line(step, rate, eta)}", file=self._stream, flush=True)
 
 
 class RichView:
-    """A live bar per fetch; what the demo prints meanwhile goes above the bars."""
+    """A live bar per running fetch; what the demo prints meanwhile, and the last counts of each
+    finished fetch, go above the bars."""
 
     def __init__(self, console: Console, clock: Clock = time.monotonic) -> None:
         self._pace = _Pace(clock)
@@ -99,10 +100,21 @@ class RichView:
     ) -> None:
         self._bars.stop()
 
+    def refresh(self) -> None:
+        """Draw now rather than at the next tick."""
+        self._bars.refresh()
+
     def update(self, step: Step) -> None:
         if not step.total:
             return
         rate, eta = self._pace.of(step)
+        if step.final:  # a finished fetch leaves the live area as one line above it
+            task = self._tasks.pop(step.key, None)
+            if task is not None:
+                self._bars.remove_task(task)
+                self._bars.refresh()  # else the line below is drawn with the removed bar under it
+            self._bars.console.print(f"  {_line(step, rate, eta)}", markup=False, highlight=False)
+            return
         fields = {"what": step.what, "rows": step.rows, "rate": rate, "eta": eta}
         task = self._tasks.get(step.key)
         if task is None:
@@ -113,7 +125,9 @@ class RichView:
 
 
 @contextlib.contextmanager
-def live_progress(console: Console | None = None, clock: Clock = time.monotonic) -> Iterator[ProgressSink]:
+def live_progress(
+    console: Console | None = None, clock: Clock = time.monotonic
+) -> Iterator[PlainView | RichView]:
     """Show every fetch's progress while the block runs: bars on a terminal, else plain lines."""
     console = console or Console(file=sys.stdout)
     view: PlainView | RichView

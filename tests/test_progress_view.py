@@ -10,7 +10,7 @@ from rich.console import Console
 
 from assets.loading import Progress
 from assets.progress import Step, reporting_to
-from pipelines.progress_view import PlainView, live_progress
+from pipelines.progress_view import PlainView, RichView, live_progress
 
 
 class _Log:
@@ -38,6 +38,10 @@ class _Steps:
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _lines(out: StringIO) -> list[str]:
+    return [line.rstrip() for line in ANSI.sub("", out.getvalue()).replace("\r", "\n").splitlines()]
 
 
 def test_a_fetch_reports_counts_rows_and_its_end_to_the_sink() -> None:
@@ -69,11 +73,19 @@ def test_a_terminal_gets_a_live_bar_with_counts_rows_rate_and_eta() -> None:
         clock.now = 110.0
         progress.add_rows(250)
         progress.every(40, 100, 1000, "SIMs fetched")  # 40 in 10 s: 4/s, 60 to go: 15 s
-    assert type(view).__name__ == "RichView"
-    frames = ANSI.sub("", out.getvalue()).replace("\r", "\n").splitlines()
-    last = [line for line in frames if "session_events 2026-12-01 [jp]" in line][-1]
-    assert "━" in last  # the bar
-    assert re.search(r"\b40/100 SIMs fetched, 250 rows, 4\.0/s, ETA 0:00:15", last), last
+        view.refresh()
+        bars = [line for line in _lines(out) if "session_events 2026-12-01 [jp]" in line]
+        assert "━" in bars[-1]  # the bar
+        assert re.search(r"\b40/100 SIMs fetched, 250 rows, 4\.0/s, ETA 0:00:15", bars[-1]), bars[-1]
+        clock.now = 125.0
+        progress.every(100, 100, 1000, "SIMs fetched")
+        progress.finish()  # the bar goes; its last counts stay as a line
+        view.refresh()
+    assert isinstance(view, RichView)
+    lines = _lines(out)
+    done = "  session_events 2026-12-01 [jp]: 100/100 SIMs fetched, 250 rows, 4.0/s, ETA 0:00:00"
+    assert done in lines
+    assert not any("━" in line for line in lines[lines.index(done) :])  # no bar left after it
 
 
 def test_other_output_gets_plain_lines_at_milestones() -> None:
