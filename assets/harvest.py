@@ -93,6 +93,7 @@ async def fetch_harvest(client: SoracomClient, window: Window, progress: Progres
             async for e in client.list_harvest_entries(rtype, rid, window.start, window.end, sort="asc")
         ]
         done += 1
+        progress.add_rows(len(entries))
         progress.every(done, len(wanted), PROGRESS_EVERY, "resources fetched")
         return entries
 

@@ -24,6 +24,7 @@ from assets.check_rules import source_check_results, source_check_specs
 from assets.describe import OWNERS, arrow_columns, column_schema
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
+from assets.progress import Step, report
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import Retention
 from assets.shrink_guard import ShrinkPolicy, ShrinkRefused, guard
@@ -66,12 +67,19 @@ LakePartition = Callable[[Window], Mapping[str, object]]
 
 class Progress:
     """Progress lines for long partitions, tagged with the coverage; `now` is the run's instant
-    from the clock resource (None outside a run), for fetches that depend on it (billing)."""
+    from the clock resource (None outside a run), for fetches that depend on it (billing).
+    Counted work (`every`, `add_rows`) also goes to the live progress sinks (assets/progress.py)."""
 
-    def __init__(self, log: Any, coverage: str, now: datetime | None = None) -> None:
+    def __init__(
+        self, log: Any, coverage: str, now: datetime | None = None, source: str = "", partition: str = ""
+    ) -> None:
         self._log = log
         self.coverage = coverage
         self.now = now
+        self.source = source
+        self.partition = partition
+        self.rows = 0
+        self._last: tuple[int, int, str] | None = None  # done, total, what of the last `every`
 
     def run_now(self) -> datetime:
         if self.now is None:
@@ -85,9 +93,35 @@ class Progress:
         self._log.warning(f"[{self.coverage}] {message}")
 
     def every(self, done: int, total: int, step: int, what: str) -> None:
-        """Log `done/total what` every `step` items and at the end."""
+        """Log `done/total what` every `step` items and at the end; tell the live sinks always
+        (their plain lines come every `step` items, and the last one when the fetch ends)."""
         if total and (done % step == 0 or done == total):
             self.info(f"{done}/{total} {what}")
+        self._last = (done, total, what)
+        self._report(milestone=bool(total) and done % step == 0 and done < total)
+
+    def add_rows(self, rows: int) -> None:
+        """Rows decoded so far grew by `rows` (shown with the counts of the last `every`)."""
+        self.rows += rows
+        self._report(milestone=False)
+
+    def finish(self) -> None:
+        """The fetch ended: a last report with its final counts, if it counted anything."""
+        self._report(milestone=True, final=True)
+
+    def _report(self, milestone: bool, final: bool = False) -> None:
+        if self._last is None:
+            return
+        done, total, what = self._last
+        coverage, rows = self.coverage, self.rows
+        report(Step(self.source, self.partition, coverage, what, done, total, rows, milestone, final))
+
+
+async def _fetch_tracked(fetch: Fetch, client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    """One coverage's fetch, then its last progress report (the final counts and rows)."""
+    fetched = await fetch(client, window, progress)
+    progress.finish()
+    return fetched
 
 
 @dataclass
@@ -193,8 +227,9 @@ async def _load_windows(
         for window in windows:
             calls_before = sum(client.stats.calls for client in clients.values())
             loaded_at = now
+            progress = {c: Progress(context.log, c, now, spec.name, window.key) for c in coverages}
             fetched = await asyncio.gather(
-                *(fetch(clients[c], window, Progress(context.log, c, now)) for c in coverages)
+                *(_fetch_tracked(fetch, clients[c], window, progress[c]) for c in coverages)
             )
             results = list(zip(coverages, fetched, strict=True))
             partition = lake_partition(window)

@@ -251,6 +251,7 @@ async def fetch_session_events(client: SoracomClient, window: Window, progress: 
         chunk = candidates[offset : offset + CHUNK]
         per_sim = await client.map_concurrent(one_sim, chunk)
         frames.append(events_frame_from_pages([page for pages in per_sim for page in pages], window))
+        progress.add_rows(frames[-1].height)
     # Chunks hold consecutive runs of sorted SIM ids, so chunks sorted each are sorted as a whole:
     # they go to the lake as batches, never concatenated and sorted as one day (at 100k SIMs that
     # took more memory than the rest of the load).

@@ -43,6 +43,7 @@ from pipelines.instance import (
 from pipelines.jobs import DAILY_ASSETS, HOURLY_ASSETS, MONTHLY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import Lake, LakeError, open_catalog
 from pipelines.lake.storage import check_root, url_scheme
+from pipelines.progress_view import live_progress
 from pipelines.runs import guarded_load, owner_tags, run_failure_message, slot_wait_limit
 from pipelines.soracom import check_setup
 from pipelines.stopping import LoadStopped, StopOnSignal
@@ -371,7 +372,7 @@ def _load(args: argparse.Namespace, paths: dict[str, str], dagster_home: Path, s
                 _say(f"    {error}")
 
         try:  # a killed earlier load must not block this one; a wait for the API slot is bounded
-            with guarded_load(instance, _say, stopper.check):
+            with guarded_load(instance, _say, stopper.check), live_progress():
                 outcomes = execute_runs(runs, resources, instance, report, stopper.check)
         finally:
             instance.dispose()

@@ -5,6 +5,7 @@ The lake is compared with the ground truth of an identical World built in this p
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -140,15 +141,25 @@ def test_a_run_of_an_aged_out_partition_fails_with_the_reason(
     assert "no longer held by Soracom" in result.stdout + result.stderr
 
 
-def test_demo_command_loads_everything_and_prints_the_summary(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One `soracom-lake demo` of a small fleet, its output captured (not a terminal)."""
+    data_dir = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
-        [str(BIN / "soracom-lake"), "demo", "--sims", "30", "--days", "2", "--data-dir", str(tmp_path)],
+        [str(BIN / "soracom-lake"), "demo", "--sims", "30", "--days", "2", "--data-dir", str(data_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, data_dir
+
+
+def test_demo_command_loads_everything_and_prints_the_summary(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, tmp_path = demo
     catalog = tmp_path / "soracom.duckdb"
     assert str(catalog) in result.stdout and "duckdb" in result.stdout
     con = duckdb.connect(str(catalog), read_only=True)
@@ -168,6 +179,25 @@ def test_demo_command_loads_everything_and_prints_the_summary(tmp_path: Path) ->
     finally:
         con.close()
     assert (tmp_path / ".dagster").is_dir()
+
+
+def test_demo_prints_plain_progress_lines_when_not_a_terminal(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, _ = demo
+    assert "\x1b[" not in result.stdout  # no bar drawn into a pipe
+    today = datetime.strptime(re.search(r"today is (\S+) UTC", result.stdout)[1], "%Y-%m-%d")
+    for day in (f"{today - timedelta(days=n):%Y-%m-%d}" for n in (2, 1)):
+        line = re.search(
+            rf"^  session_events {day} \[jp\]: (\d+)/(\d+) SIMs fetched, (\d+) rows, [\d.]+/s, ETA 0:00:00$",
+            result.stdout,
+            re.MULTILINE,
+        )
+        assert line, result.stdout[-3000:]
+        done, total, rows = map(int, line.groups())
+        assert 0 < done == total <= 30 and rows > 0
+        harvest = rf"^  harvest_entries {day} \[jp\]: \d+/\d+ resources fetched, \d+ rows"
+        assert re.search(harvest, result.stdout, re.MULTILINE)
 
 
 def test_demo_refuses_to_run_without_credentials_for_real(tmp_path: Path) -> None:
