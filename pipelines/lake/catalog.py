@@ -145,8 +145,10 @@ def _comment_columns(con: duckdb.DuckDBPyConnection, comments: Mapping[str, str]
     ).fetchall()
     for view, column in rows:
         if column in comments:
-            target = f"{quote_identifier(view)}.{quote_identifier(column)}"
-            con.execute(f"COMMENT ON COLUMN {target} IS {quote_literal(comments[column])}")
+            con.execute(
+                f"COMMENT ON COLUMN {quote_identifier(view)}.{quote_identifier(column)} "
+                f"IS {quote_literal(comments[column])}"
+            )
 
 
 def catalog_lake_root(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pyarrow as pa
 
@@ -23,7 +25,10 @@ def duckdb_types(con: duckdb.DuckDBPyConnection, schema: pa.Schema) -> dict[str,
     return dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
 
 
-def read_parquet_sql(lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> str:
+def read_parquet_sql(
+    lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection, keys: Sequence[str] | None = None
+) -> str:
+    """`read_parquet(...)` over every partition file of `spec`, or only the files `keys` name."""
     types = duckdb_types(con, spec.schema)
     options = ["union_by_name = true"]
     if spec.partition_by:
@@ -31,21 +36,29 @@ def read_parquet_sql(lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection
         options += ["hive_partitioning = true", f"hive_types = {{{hive}}}"]
     else:
         options.append("hive_partitioning = false")
-    return f"read_parquet({quote_literal(lake.table_glob(spec))}, {', '.join(options)})"
+    if keys is None:
+        files = quote_literal(lake.table_glob(spec))
+    else:
+        files = "[" + ", ".join(quote_literal(lake.storage.uri(key)) for key in keys) + "]"
+    return f"read_parquet({files}, {', '.join(options)})"
 
 
-def table_view_sql(lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> str:
-    """SELECT over a table's partition files, columns in spec order and typed as the spec says.
+def table_view_sql(
+    lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection, keys: Sequence[str] | None = None
+) -> str:
+    """SELECT over a table's partition files (or only the files `keys` name), columns in spec
+    order and typed as the spec says.
 
     Columns missing from every file (added to the spec later) read as typed NULLs; with no files
     at all the view is empty but still typed, so models and BI tools can bind to it.
     """
     lake.storage.register(con)
     types = duckdb_types(con, spec.schema)
-    if not lake.partitions(spec):
+    empty = not keys if keys is not None else not lake.partitions(spec)
+    if empty:
         columns = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(c)}" for c, t in types.items())
         return f"SELECT {columns} WHERE false"
-    source = read_parquet_sql(lake, spec, con)
+    source = read_parquet_sql(lake, spec, con, keys)
     probe = con.sql(f"SELECT * FROM {source} LIMIT 0")
     present = {c: str(t) for c, t in zip(probe.columns, probe.types, strict=True)}
     columns = []

@@ -18,6 +18,7 @@ from tests.reliability import harness
 
 TABLE = "air_traffic_daily"
 MODEL = "stg_air_traffic_daily"
+MART = "sim_daily_traffic_by_type"  # reads only MODEL
 
 
 def _materialize(assets: list[dg.AssetsDefinition], day: str, res: dict) -> dg.ExecuteInProcessResult:
@@ -46,7 +47,10 @@ def test_a_load_and_a_model_evaluate_their_checks_in_their_own_steps(
     assert steps == {TABLE, MODEL}, "no step of its own for any check"
 
 
-def test_a_failed_blocking_check_stops_the_models_of_the_run(sandbox, sandbox_now, tmp_path: Path) -> None:
+def test_a_failed_blocking_check_stops_the_models_that_read_it(sandbox, sandbox_now, tmp_path: Path) -> None:
+    """A load checks the partitions it wrote (an old partition it did not touch cannot fail it);
+    duplicates anywhere in the table fail the staging model's blocking grain check, and no mart
+    is built on them."""
     first, second = ((sandbox_now - timedelta(days=n)).strftime("%Y-%m-%d") for n in (2, 1))
     res = harness.resources({"jp": sandbox.url_for("jp")}, sandbox.credentials, tmp_path, now=sandbox_now)
     table = source(TABLE)
@@ -57,10 +61,13 @@ def test_a_failed_blocking_check_stops_the_models_of_the_run(sandbox, sandbox_no
     assert rows.num_rows > 0
     pq.write_table(pa.concat_tables([rows, rows]), file)  # a partition gone wrong since its load
 
-    model = model_asset(MODELS_BY_NAME[MODEL])
-    result = _materialize([table.asset, model], second, res)
+    model, mart = (model_asset(MODELS_BY_NAME[name]) for name in (MODEL, MART))
+    result = _materialize([table.asset, model, mart], second, res)
     assert not result.success
-    failed = [(e.check_name, e.passed) for e in result.get_asset_check_evaluations() if not e.passed]
-    assert ("unique_key", False) in failed
-    assert result.asset_materializations_for_node(MODEL) == [], "the model must not build on duplicates"
+    failed = {
+        (e.asset_key.path[-1], e.check_name) for e in result.get_asset_check_evaluations() if not e.passed
+    }
+    assert (MODEL, "unique_key") in failed
+    assert (TABLE, "unique_key") not in failed, "the load's own partition is clean"
+    assert result.asset_materializations_for_node(MART) == [], "no mart may build on duplicates"
     assert lake.partition_rows(table.spec, table.lake_partition_of(second)), "the new partition is kept"

@@ -48,7 +48,7 @@ REVIEWED = {
     ("pipelines/lake/models.py", "query"): "the model's SQL file from sql/ (code, not data)",
     ("pipelines/lake/views.py", "source"): "read_parquet(quote_literal(glob), options from spec types)",
     ("pipelines/report.py", "sql"): "constant statements; values are passed as parameters",
-    ("assets/check_rules.py", "table_view_sql(lake, spec, con)"): "view SQL from views.py",
+    ("assets/check_rules.py", "table_view_sql(lake, spec, con, keys)"): "view SQL from views.py",
     ("assets/check_rules.py", "cols"): "joined quote_identifier() of key column names from code",
     ("assets/check_rules.py", "MAX_EXAMPLES + 1"): "an integer constant",
     ("assets/model_checks.py", "table_view_sql(the_lake, summaries.spec, con)"): "view SQL from views.py",
