@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,6 +98,48 @@ def lean_run_config() -> dict:
     return {}
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """What both end-to-end tests start their services with."""
+
+    home: Path
+    env: dict[str, str]
+    logs: Path
+    grpc_port: int
+    web_port: int
+    workspace: Path
+    key: str  # the daily partition the run loads
+
+    @classmethod
+    def prepare(
+        cls, box: ProcessSandbox, postgres_url: str, tmp_path: Path, lake_root: str | None = None
+    ) -> Deployment:
+        home = install_home(tmp_path / "dagster_home", postgres_url)
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        grpc_port, web_port = processes.free_port(), processes.free_port()
+        return cls(
+            home=home,
+            env=deployment_env(box, home, postgres_url, tmp_path, lake_root),
+            logs=logs,
+            grpc_port=grpc_port,
+            web_port=web_port,
+            workspace=write_workspace(tmp_path / "workspace.yaml", grpc_port),
+            key=last_days(datetime.now(UTC), 1)[0],
+        )
+
+
+def submit_nightly(client: DagsterGraphQLClient, key: str) -> str:
+    """Queue one `daily_load_job` run of partition `key` through the webserver's GraphQL API."""
+    return client.submit_job_execution(
+        daily_load_job.name,
+        repository_location_name=LOCATION,
+        repository_name="__repository__",
+        tags={"dagster/partition": key},
+        run_config=lean_run_config(),
+    )
+
+
 def location_loaded(client: DagsterGraphQLClient) -> bool:
     try:
         answer = client._execute(  # the client's own GraphQL call: no public one lists locations
@@ -116,30 +159,18 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
     sandbox_process: ProcessSandbox, postgres_url: str, tmp_path: Path, lake_root: str
 ) -> None:
     box = sandbox_process
-    home = install_home(tmp_path / "dagster_home", postgres_url)
-    env = deployment_env(box, home, postgres_url, tmp_path, lake_root)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    grpc_port, web_port = processes.free_port(), processes.free_port()
-    workspace = write_workspace(tmp_path / "workspace.yaml", grpc_port)
-    key = last_days(datetime.now(UTC), 1)[0]
+    d = Deployment.prepare(box, postgres_url, tmp_path, lake_root)
 
     began = time.monotonic()
-    services = [processes.code_server(grpc_port, env, REPO, logs)]
+    services = [processes.code_server(d.grpc_port, d.env, REPO, d.logs)]
     try:
-        services.append(processes.webserver(web_port, workspace, env, REPO, logs))
-        services.append(processes.daemon(workspace, env, REPO, logs))
-        client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
+        services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
+        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
+        client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
         processes.wait_for("code location loaded", lambda: location_loaded(client), services)
         started_up = time.monotonic()
 
-        run_id = client.submit_job_execution(
-            daily_load_job.name,
-            repository_location_name=LOCATION,
-            repository_name="__repository__",
-            tags={"dagster/partition": key},
-            run_config=lean_run_config(),
-        )
+        run_id = submit_nightly(client, d.key)
         processes.wait_for(
             "the daemon launched the queued run",
             lambda: client.get_run_status(run_id) in (dg.DagsterRunStatus.STARTED, *FINISHED),
@@ -149,7 +180,7 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
         daemon.kill()
         killed_while = client.get_run_status(run_id)
         assert killed_while == dg.DagsterRunStatus.STARTED, "the run ended before the daemon was killed"
-        services.append(processes.daemon(workspace, env, REPO, logs))
+        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
         processes.wait_for("the run ended", lambda: client.get_run_status(run_id) in FINISHED, services, 420)
         ran = time.monotonic()
         status = client.get_run_status(run_id)
@@ -165,7 +196,7 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
     assert all(p.process.poll() is not None for p in services)
 
     with pg_env(postgres_url):
-        instance = dg.DagsterInstance.from_config(str(home))
+        instance = dg.DagsterInstance.from_config(str(d.home))
         try:
             runs = instance.get_runs(filters=dg.RunsFilter(job_name=daily_load_job.name))
             events = [r for r in instance.all_logs(run_id) if r.dagster_event]
@@ -184,7 +215,7 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
 
     world = harness.world_for(box.info, SIMS, SEED)
     comparison = harness.assert_lake_matches_world(
-        world, Lake(lake_root), [PlannedRun("d", DAILY_ASSETS, key, key)], ("jp",)
+        world, Lake(lake_root), [PlannedRun("d", DAILY_ASSETS, d.key, d.key)], ("jp",)
     )
     assert comparison.total > 0
 
@@ -198,30 +229,18 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
     when it starts (pipelines/slots.py); the `dead_run_reaper` sensor fails it once that
     process is gone, and the instance's `run_retries` re-executes it from its failed steps."""
     box = sandbox_process
-    home = install_home(tmp_path / "dagster_home", postgres_url)
-    env = deployment_env(box, home, postgres_url, tmp_path)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    grpc_port, web_port = processes.free_port(), processes.free_port()
-    workspace = write_workspace(tmp_path / "workspace.yaml", grpc_port)
-    key = last_days(datetime.now(UTC), 1)[0]
+    d = Deployment.prepare(box, postgres_url, tmp_path)
 
     began = time.monotonic()
-    services = [processes.code_server(grpc_port, env, REPO, logs)]
+    services = [processes.code_server(d.grpc_port, d.env, REPO, d.logs)]
     with pg_env(postgres_url):
-        instance = dg.DagsterInstance.from_config(str(home))
+        instance = dg.DagsterInstance.from_config(str(d.home))
     try:
-        services.append(processes.webserver(web_port, workspace, env, REPO, logs))
-        services.append(processes.daemon(workspace, env, REPO, logs))
-        client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
+        services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
+        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
+        client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
         processes.wait_for("code location loaded", lambda: location_loaded(client), services)
-        run_id = client.submit_job_execution(
-            daily_load_job.name,
-            repository_location_name=LOCATION,
-            repository_name="__repository__",
-            tags={"dagster/partition": key},
-            run_config=lean_run_config(),
-        )
+        run_id = submit_nightly(client, d.key)
         processes.wait_for(
             "the run tagged with its worker", lambda: PID_TAG in instance.get_run_by_id(run_id).tags, services
         )
@@ -229,7 +248,7 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
         services[0].kill()  # the code server's whole session: the run worker with it
         assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
         killed = time.monotonic()
-        services[0] = processes.code_server(grpc_port, env, REPO, logs)
+        services[0] = processes.code_server(d.grpc_port, d.env, REPO, d.logs)
 
         def retried() -> list[dg.DagsterRun]:
             return instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
@@ -254,5 +273,5 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
 
     world = harness.world_for(box.info, SIMS, SEED)
     harness.assert_lake_matches_world(
-        world, Lake(tmp_path / "lake"), [PlannedRun("d", DAILY_ASSETS, key, key)], ("jp",)
+        world, Lake(tmp_path / "lake"), [PlannedRun("d", DAILY_ASSETS, d.key, d.key)], ("jp",)
     )
