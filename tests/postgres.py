@@ -1,10 +1,17 @@
 """A real PostgreSQL 16 for the tests, started by the suite itself (`pgserver` ships the
 binaries): one server per session on a Unix socket in a temp dir (no TCP port at all), one
-fresh database per test."""
+fresh database per test.
+
+The data folder lives in the system temp dir, not under pytest's: as root, pgserver runs the
+server as its own user and opens the folder's parents for it, but every pytest-xdist worker resets
+`pytest-of-<user>` to 0700 when it first asks for a temp path, which cut the server off from its
+own files mid-`initdb` ("could not open file .../global/pg_control: Permission denied")."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +22,22 @@ _databases = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def postgres() -> Iterator[object]:
+    data = Path(tempfile.mkdtemp(prefix="soracom-lake-pg-"))
     with warnings.catch_warnings():  # pgserver's lock dir falls back to /tmp without XDG_RUNTIME_DIR
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver  # a dev dependency: fail loudly, never skip
 
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        try:
+            server = pgserver.get_server(data, cleanup_mode="stop")
+        except BaseException:
+            shutil.rmtree(data, ignore_errors=True)
+            raise
     try:
         yield server
     finally:
         server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def socket_dir(server: object) -> Path:
