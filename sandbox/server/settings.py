@@ -47,7 +47,8 @@ class SandboxSettings:
     export_outcome: str = "exported"  # final status of new async exports: exported|processing|failed
     download_url_ttl_s: float = 600.0  # the presigned-like download URL expires after this
     # Soracom Query (sandbox/server/queries.py)
-    query_enabled: bool = True  # False: the operator has no Soracom Query (every Analysis call: 403)
+    # Off by default, like an operator that has not subscribed: every Analysis call answers 403
+    query_enabled: bool = False
     query_monthly_quota: int = 10_000  # query executions a month before startAnalysisQueries answers 403
     query_outcome: str = "completed"  # final status of new queries: completed|failed
     query_stage_polls: int = 1  # polls each of STARTING, RUNNING, EXPORTING lasts at least

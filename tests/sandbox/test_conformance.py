@@ -21,6 +21,15 @@ from sandbox.server import OPERATIONS
 from tests.conftest import authenticated_client, follow_pages
 
 DAY_S = 86_400
+
+
+@pytest.fixture(autouse=True)
+def _query_enabled(sandbox: Any) -> Any:
+    """The Analysis operations answer only an operator with Soracom Query (off by default)."""
+    with sandbox.configured(query_enabled=True):
+        yield
+
+
 DAY_MS = 86_400_000
 
 

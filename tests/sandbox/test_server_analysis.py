@@ -15,6 +15,14 @@ import pytest
 from sandbox.world.analysis import TABLES
 
 DAY_S = 86_400
+
+
+@pytest.fixture(autouse=True)
+def _query_enabled(sandbox: Any) -> Any:
+    with sandbox.configured(query_enabled=True):
+        yield
+
+
 SOME_DAY = {"from": 1_764_000_000, "to": 1_764_086_400}
 
 

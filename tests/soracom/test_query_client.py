@@ -15,6 +15,13 @@ from pipelines.soracom import QueryError, QueryUnavailable
 from .conftest import make_client, run
 
 DAY = timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _query_enabled(sandbox):
+    sandbox.settings.update({"query_enabled": True})  # the module's conftest restores the settings
+
+
 SQL = "SELECT SIM_ID, EVENT FROM SIM_SESSION_EVENTS"
 
 
