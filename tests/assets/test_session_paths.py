@@ -24,6 +24,8 @@ from sandbox.testing import SandboxHandle, start_sandbox
 from tests.assets import truth
 from tests.reliability import harness
 
+pytestmark = pytest.mark.integration
+
 FAST = ClientSettings(
     backoff_base_s=0.01, backoff_max_s=0.05, export_poll_initial_s=0.05, export_poll_max_s=0.2
 )

@@ -14,6 +14,8 @@ from pipelines.soracom import QueryError, QueryUnavailable
 
 from .conftest import make_client, run
 
+pytestmark = pytest.mark.integration
+
 DAY = timedelta(days=1)
 
 
