@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -38,6 +39,9 @@ QUERY_DOWNLOAD_PREFIX = "/_query-results"
 KEPT_RESULTS = 16  # result files kept on disk; an older query id answers 404
 RESULT_BATCH_ROWS = 50_000
 DUCKDB_MEMORY = "256MB"
+MAX_RESULT_ROWS = 20_000_000  # a bigger result (a cross join) fails instead of filling the disk
+MAX_RUN_S = 600.0  # a query still running after this is interrupted (FAILED)
+RUNNING_AT_ONCE = 2  # queries executed at the same time; the others wait in STARTING/RUNNING
 _DENIED_FUNCTION = re.compile(
     r"^(duckdb_|pg_|pragma_|sqlite_)|^(current_setting|getvariable|current_database|current_schema"
     r"|current_schemas|current_catalog|version|enable_profiling|which_secret)$",
@@ -181,6 +185,7 @@ class QueryRegistry:
         self._by_token: dict[str, QueryJob] = {}
         self._finished: list[QueryJob] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(RUNNING_AT_ONCE)
         self._dir = tempfile.TemporaryDirectory(prefix="soracom-sandbox-queries-")
         self.used: dict[str, int] = {}  # yyyyMM -> executions
 
@@ -220,6 +225,10 @@ class QueryRegistry:
         return "FAILED" if job.error is not None else "COMPLETED"
 
     def _run(self, job: QueryJob, world: Any) -> None:
+        with self._slots:
+            self._execute(job, world)
+
+    def _execute(self, job: QueryJob, world: Any) -> None:
         started = time.monotonic()
         db_path = os.path.join(self._dir.name, f"{job.query_id}.duckdb")
         try:
@@ -236,17 +245,23 @@ class QueryRegistry:
                 con.execute("SET lock_configuration=true")
                 if job.outcome == "failed":
                     raise RuntimeError("the query failed (sandbox setting query_outcome=failed)")
-                relation = con.sql(job.sql)
-                job.columns = column_info(relation)
-                job.exec_s = time.monotonic() - started
-                self._export(job, relation)
+                watchdog = threading.Timer(MAX_RUN_S, con.interrupt)
+                watchdog.start()
+                try:
+                    relation = con.sql(job.sql)
+                    job.columns = column_info(relation)
+                    job.exec_s = time.monotonic() - started
+                    self._export(job, relation)
+                finally:
+                    watchdog.cancel()
             finally:
                 con.close()
         except Exception as exc:  # any failure is the query's FAILED status
             job.error = sanitise(str(exc))
             log.info("sandbox query %s failed: %s", job.query_id, job.error)
         finally:
-            for leftover in (db_path, db_path + ".wal"):
+            partial = os.path.join(self._dir.name, f"{job.query_id}.csv.gz.tmp")
+            for leftover in (db_path, db_path + ".wal", partial):
                 if os.path.exists(leftover):
                     os.unlink(leftover)
             job.export_s = time.monotonic() - started - job.exec_s
@@ -266,6 +281,8 @@ class QueryRegistry:
                     writer = pa_csv.CSVWriter(sink, ready.schema, write_options=options)
                 writer.write_batch(ready)
                 job.row_count += batch.num_rows
+                if job.row_count > MAX_RESULT_ROWS:
+                    raise RuntimeError(f"the result has more than {MAX_RESULT_ROWS} rows; narrow the query")
             if writer is None:
                 sink.write((",".join(f'"{n}"' for n in names) + "\n").encode())
             else:
@@ -293,6 +310,10 @@ class QueryRegistry:
             job.downloads[token] = expires
             self._by_token[token] = job
         return f"{base}{QUERY_DOWNLOAD_PREFIX}/{token}/{job.query_id}.csv.gz?Expires={int(expires)}"
+
+    def results_dir(self) -> Path:
+        """Where results and query databases live (tests check nothing is left behind)."""
+        return Path(self._dir.name)
 
     def by_token(self, token: str) -> QueryJob | None:
         with self._lock:

@@ -147,6 +147,17 @@ def test_error_answers(sandbox, api):
         assert api.get("/v1/analysis/schemas").status_code == 200
 
 
+def test_a_result_too_big_fails_instead_of_filling_the_disk(sandbox, api, monkeypatch):
+    from sandbox.server import queries
+
+    monkeypatch.setattr(queries, "MAX_RESULT_ROWS", 10)
+    monkeypatch.setattr(queries, "RESULT_BATCH_ROWS", 5)
+    started = _start(api, "SELECT * FROM SIM_SESSION_EVENTS a, SIM_SESSION_EVENTS b", _window(sandbox))
+    last = _poll(api, started.json()["queryId"])[-1]
+    assert last["status"] == "FAILED" and "more than 10 rows" in last["message"], last
+    assert not list(sandbox.state.queries.results_dir().glob("*.tmp"))
+
+
 def test_every_table_has_rows_in_the_sandbox(sandbox, api):
     for table in TABLES:
         started = _start(api, f"SELECT COUNT(*) AS N FROM {table}", _window(sandbox))
