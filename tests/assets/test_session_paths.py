@@ -44,27 +44,33 @@ class _Log:
         self.lines.append(message)
 
 
-def _fetch(box: SandboxHandle, day: str, path: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Fetched, _Log]:
+def _fetch(
+    box: SandboxHandle, day: str, path: str, monkeypatch: pytest.MonkeyPatch, coverage: str = "jp"
+) -> tuple[Fetched, _Log]:
     monkeypatch.setenv("SORACOM_SESSION_EVENTS_PATH", path)
     credentials = Credentials.auth_key_pair(box.settings.auth_key_id, box.settings.auth_key)
     log = _Log()
 
     async def scenario() -> Fetched:
-        async with SoracomClient(credentials, endpoint=box.url, settings=FAST) as client:
-            return await fetch_session_events(client, window_for(daily_partitions, day), Progress(log, "jp"))
+        endpoint = box.url_for(coverage)
+        async with SoracomClient(credentials, endpoint=endpoint, coverage=coverage, settings=FAST) as client:
+            window = window_for(daily_partitions, day)
+            return await fetch_session_events(client, window, Progress(log, coverage))
 
     return asyncio.run(scenario()), log
 
 
-def _load(box: SandboxHandle, day: str, path: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _load(
+    box: SandboxHandle, day: str, path: str, root: Path, monkeypatch: pytest.MonkeyPatch, coverage: str = "jp"
+) -> Path:
     """The day's partition as the asset writes it (same write path, fixed lineage time)."""
-    fetched, _ = _fetch(box, day, path, monkeypatch)
+    fetched, _ = _fetch(box, day, path, monkeypatch, coverage)
     assert fetched.metadata["session_events_path"] == path
     lake = Lake(root)
     partition = SESSION_EVENTS_SOURCE.lake_partition_of(day)
     try:
         loading._write(
-            lake, SPEC, partition, [("jp", fetched)], LOADED_AT, list(SESSION_EVENTS_SOURCE.sort_by)
+            lake, SPEC, partition, [(coverage, fetched)], LOADED_AT, list(SESSION_EVENTS_SOURCE.sort_by)
         )
     finally:
         if fetched.cleanup:
@@ -101,6 +107,22 @@ def test_both_paths_write_identical_partitions_equal_to_the_truth(box, days_back
     )
     assert got == want
     assert want or days_back == 0, "a closed day must have events to compare"
+
+
+def test_the_global_coverage_queries_its_own_events(tmp_path, monkeypatch):
+    now = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    with start_sandbox(sims=60, seed=9, now=now, coverage="both", query_enabled=True) as both:
+        day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+        via_query = pq.read_table(_load(both, day, "query", tmp_path / "q", monkeypatch, "g"))
+        via_api = pq.read_table(_load(both, day, "api", tmp_path / "a", monkeypatch, "g"))
+        assert via_query.equals(via_api)
+        window = window_for(daily_partitions, day)
+        want = truth.expected_session_events(both.world, "g", window)
+        got = truth.lake_rows(
+            Lake(tmp_path / "q"), "session_events", truth.SESSION_COLUMNS, "g", date=window.start.date()
+        )
+        assert got == want and want
+        assert set(via_query.column("coverage").to_pylist()) == {"g"}
 
 
 def test_the_late_deleted_quirk_is_in_the_compared_days(box):
