@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -86,7 +87,21 @@ SESSION_EVENT_COLUMNS: tuple[Column, ...] = (
     Column("CELL_RADIO_TYPE", "TEXT", "Radio access type of the serving cell."),
 )
 
-TABLES: dict[str, tuple[Column, ...]] = {"SIM_SESSION_EVENTS": SESSION_EVENT_COLUMNS}
+SIM_STATS_COLUMNS: tuple[Column, ...] = (
+    Column("TIME", "TIMESTAMP_TZ", "Start of the UTC day the traffic is counted in."),
+    Column("SIM_ID", "TEXT", "SIM ID."),
+    Column("IMSI", "TEXT", "IMSI that carried the traffic."),
+    Column("TYPE", "TEXT", "Speed class (jp) or subscription (g), as in the Air usage export."),
+    Column("UPLOAD_BYTE_SIZE_TOTAL", "FIXED", "Bytes sent by the device that day."),
+    Column("UPLOAD_PACKET_COUNT_TOTAL", "FIXED", "Packets sent by the device that day."),
+    Column("DOWNLOAD_BYTE_SIZE_TOTAL", "FIXED", "Bytes received by the device that day."),
+    Column("DOWNLOAD_PACKET_COUNT_TOTAL", "FIXED", "Packets received by the device that day."),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "SIM_SESSION_EVENTS": SESSION_EVENT_COLUMNS,
+    "SIM_STATS": SIM_STATS_COLUMNS,  # daily rows: the granularity is the sandbox's assumption too
+}
 MAX_WINDOW_S = 31 * 86_400  # the sandbox answers at most a month of rows a query
 
 
@@ -134,8 +149,51 @@ def session_event_batches(world: World, coverage: str, from_s: int, to_s: int) -
         yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
+def sim_stats_batches(world: World, coverage: str, from_s: int, to_s: int) -> Iterator[pa.RecordBatch]:
+    """`SIM_STATS` rows: the Air usage export's daily rows (per IMSI and type) of the UTC days
+    starting in [from_s, to_s), with the SIM ID beside the IMSI."""
+    from sandbox.world.air_stats import iter_usage_rows
+
+    inv = world.inv
+    schema = arrow_schema("SIM_STATS")
+    sims = inv.index_in(coverage)
+    first_day = -(-from_s // 86_400) * 86_400  # days that start inside the window
+    if first_day >= to_s:
+        return
+    rows: list[dict[str, Any]] = []
+    for row in iter_usage_rows(world.activity, "day", first_day, to_s - 1, sims):
+        day = row["date"]
+        start = datetime(int(day[:4]), int(day[4:6]), int(day[6:8]), tzinfo=UTC)
+        if not first_day <= start.timestamp() < to_s:
+            continue
+        rows.append(
+            {
+                "TIME": start,
+                "SIM_ID": inv.sim_id[inv.index_of_imsi[row["imsi"]][0]],
+                "IMSI": row["imsi"],
+                "TYPE": row["type"],
+                **{_camel_to_upper_snake(k): row[k] for k in _STATS_COUNTS},
+            }
+        )
+        if len(rows) >= 50_000:
+            yield pa.RecordBatch.from_pylist(rows, schema=schema)
+            rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
+
+_STATS_COUNTS = (
+    "uploadByteSizeTotal",
+    "uploadPacketCountTotal",
+    "downloadByteSizeTotal",
+    "downloadPacketCountTotal",
+)
+
+
 def batches(world: World, table: str, coverage: str, from_s: int, to_s: int) -> Iterator[pa.RecordBatch]:
     """Rows of one Query table for the window."""
     if table == "SIM_SESSION_EVENTS":
         return session_event_batches(world, coverage, from_s, to_s)
+    if table == "SIM_STATS":
+        return sim_stats_batches(world, coverage, from_s, to_s)
     raise KeyError(table)

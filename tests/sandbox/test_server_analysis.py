@@ -158,6 +158,17 @@ def test_a_result_too_big_fails_instead_of_filling_the_disk(sandbox, api, monkey
     assert not list(sandbox.state.queries.results_dir().glob("*.tmp"))
 
 
+def test_sim_stats_are_the_air_usage_export_rows_of_the_day(sandbox, api):
+    window = _window(sandbox)
+    sql = "SELECT IMSI, TYPE, UPLOAD_BYTE_SIZE_TOTAL AS UP, DOWNLOAD_BYTE_SIZE_TOTAL AS DOWN FROM SIM_STATS"
+    rows = _rows(_poll(api, _start(api, sql, window).json()["queryId"])[-1]["url"])
+    export = sandbox.world.air_usage_rows("jp", "day", window["from"], window["to"] - 1)
+    assert sorted((r["IMSI"], r["TYPE"], int(r["UP"]), int(r["DOWN"])) for r in rows) == sorted(
+        (e["imsi"], e["type"], e["uploadByteSizeTotal"], e["downloadByteSizeTotal"]) for e in export
+    )
+    assert rows
+
+
 def test_every_table_has_rows_in_the_sandbox(sandbox, api):
     for table in TABLES:
         started = _start(api, f"SELECT COUNT(*) AS N FROM {table}", _window(sandbox))
