@@ -158,6 +158,28 @@ def test_auto_uses_query_when_the_operator_has_it_and_the_api_when_not(box, monk
     assert any("Soracom Query refused" in line and "ANL0002" in line for line in log.lines), log.lines
 
 
+def test_auto_probes_once_per_client_for_a_range_of_days(box, monkeypatch):
+    monkeypatch.setenv("SORACOM_SESSION_EVENTS_PATH", "auto")
+    credentials = Credentials.auth_key_pair(box.settings.auth_key_id, box.settings.auth_key)
+    days = [(box.world.now - timedelta(days=n)).strftime("%Y-%m-%d") for n in (3, 2, 1)]
+    before = box.stats.calls.get("getAnalysisSchemas", 0)
+
+    async def scenario() -> list[str]:
+        async with SoracomClient(credentials, endpoint=box.url, settings=FAST) as client:
+            paths = []
+            for day in days:
+                fetched = await fetch_session_events(
+                    client, window_for(daily_partitions, day), Progress(_Log(), "jp")
+                )
+                paths.append(fetched.metadata["session_events_path"])
+                if fetched.cleanup:
+                    fetched.cleanup()
+            return paths
+
+    assert asyncio.run(scenario()) == ["query"] * 3
+    assert box.stats.calls.get("getAnalysisSchemas", 0) == before + 1
+
+
 def test_query_mode_without_soracom_query_or_with_a_failed_query_is_a_clear_error(box, monkeypatch):
     day = (box.world.now - timedelta(days=1)).strftime("%Y-%m-%d")
     with box.configured(query_enabled=False), pytest.raises(QueryUnavailable, match="not available"):
