@@ -38,7 +38,12 @@ log = logging.getLogger("sandbox.server")
 QUERY_DOWNLOAD_PREFIX = "/_query-results"
 KEPT_RESULTS = 16  # result files kept on disk; an older query id answers 404
 RESULT_BATCH_ROWS = 50_000
-DUCKDB_MEMORY = "256MB"
+DUCKDB_CONFIG = {
+    "memory_limit": "256MB",  # spills to disk beyond this
+    "threads": 1,
+    "autoinstall_known_extensions": False,  # no extension fetched or loaded by a posted SQL
+    "autoload_known_extensions": False,
+}
 MAX_RESULT_ROWS = 20_000_000  # a bigger result (a cross join) fails instead of filling the disk
 MAX_RUN_S = 600.0  # a query still running after this is interrupted (FAILED)
 RUNNING_AT_ONCE = 2  # queries executed at the same time; the others wait in STARTING/RUNNING
@@ -232,7 +237,7 @@ class QueryRegistry:
         started = time.monotonic()
         db_path = os.path.join(self._dir.name, f"{job.query_id}.duckdb")
         try:
-            con = duckdb.connect(db_path, config={"memory_limit": DUCKDB_MEMORY, "threads": 1})
+            con = duckdb.connect(db_path, config=DUCKDB_CONFIG)
             try:
                 for table in sorted(job.tables):
                     empty = analysis.arrow_schema(table).empty_table()  # noqa: F841 (read by DuckDB)
