@@ -111,7 +111,25 @@ def check_sql(sql: str) -> set[str]:
                 raise QueryRejected(f"table {name} does not exist; the tables are {known}")
         if node.get("class") == "FUNCTION" and _DENIED_FUNCTION.search(str(node.get("function_name", ""))):
             raise QueryRejected(f"function {node.get('function_name')} is not available in Soracom Query")
+    _bind(sql)
     return tables
+
+
+def _bind(sql: str) -> None:
+    """Bind the SQL against empty Query tables, so an unknown column or function is a 400 at
+    once rather than a FAILED query later (errors while running, like a bad cast, stay FAILED)."""
+    con = duckdb.connect(config=DUCKDB_CONFIG)
+    try:
+        for table in analysis.TABLES:
+            empty = analysis.arrow_schema(table).empty_table()  # noqa: F841 (read by DuckDB)
+            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM empty')
+        con.execute("SET enable_external_access=false")
+        con.execute("SET lock_configuration=true")
+        con.sql(sql)
+    except duckdb.Error as error:
+        raise QueryRejected(sanitise(str(error))) from None
+    finally:
+        con.close()
 
 
 def sanitise(message: str) -> str:

@@ -115,6 +115,8 @@ def test_the_result_url_refuses_soracom_headers(api):
         "SELECT 1; SELECT 2",
         "SELECT * FROM SIM_SESSION_EVENT",
         "SELEC 1",
+        "SELECT NO_SUCH_COLUMN FROM SIM_SESSION_EVENTS",
+        "SELECT ST_Point(1, 2) FROM SIM_SESSION_EVENTS",
     ],
 )
 def test_only_a_select_over_the_query_tables_may_run(api, tmp_path, sql):
