@@ -4,8 +4,8 @@
 Answers the sandbox picks where Soracom documents none (codes are the sandbox's own):
 - an operator without Soracom Query (setting `query_enabled=false`): 403 `ANL0001` on all three;
 - the monthly execution quota used up (`query_monthly_quota`): 403 `ANL0002` on start;
-- SQL that may not run (syntax, unknown table/column/function, not one SELECT, file access): 400 `ANL0003` with
-  DuckDB's message, file paths removed;
+- SQL that may not run (syntax, unknown table/column/function, not one SELECT, file access):
+  400 `ANL0003` with DuckDB's message, file paths removed;
 - an unknown or expired query id: 404.
 A query that fails while running (or `query_outcome=failed`) polls as status `FAILED` with a
 `message`, as the official client expects (the spec's enum does not list it).
