@@ -1,6 +1,7 @@
 """`session_events`: every SIM's session events (Created / Modified / Deleted) of a UTC day.
 
-The API has only a per-SIM call, so the SIM list comes first and the calls fan out
+With Soracom Query one SQL query answers a day of every SIM (assets/session_query.py).
+Without it the API has only a per-SIM call, so the SIM list comes first and the calls fan out
 concurrently within the rate limit. SIMs that provably had no session event in the window
 are skipped (see `may_have_events`); at 100k SIMs most of a day's calls are saved that way.
 """
@@ -17,13 +18,16 @@ from assets.json_pages import pages_frame
 from assets.loading import Batches, Fetched, Progress
 from assets.partitions import Window, by_day, daily_partitions
 from assets.retention import SESSION_EVENTS
+from assets.session_query import choose_path, fall_back, fetch_via_query
 from assets.source import Source
+from pipelines import settings
 from pipelines.lake import TableSpec
-from pipelines.soracom import SoracomClient
+from pipelines.soracom import QueryUnavailable, SoracomClient
 
 PROGRESS_EVERY = 1000  # log a progress line every N SIMs
 CHUNK = 2000  # SIMs whose pages are decoded together (bounds the raw bytes held at once)
-CHUNK_ORDER = ["sim_id", "time_ms", "event"]  # within a chunk (one coverage); see fetch_session_events
+# within a chunk (one coverage), both paths; see fetch_session_events and assets/session_query.py
+CHUNK_ORDER = ["sim_id", "time_ms", "event", "session_id"]
 
 CELL = pl.Struct(
     {
@@ -228,6 +232,22 @@ def _slim(sim: dict[str, Any]) -> dict[str, Any]:
 
 
 async def fetch_session_events(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    """Through Soracom Query or the per-SIM calls, as SORACOM_SESSION_EVENTS_PATH says; both give
+    the same rows in the same order (tests/assets/test_session_paths.py)."""
+    setting = str(settings.value(settings.SESSION_EVENTS_PATH))
+    if await choose_path(client, setting, progress) == "query":
+        try:
+            return await fetch_via_query(client, window, progress)
+        except QueryUnavailable as error:
+            if setting != "auto":
+                raise
+            progress.info(f"session events: Soracom Query refused ({error.cause}); one call per SIM from now")
+            fall_back(client)
+    return await fetch_via_api(client, window, progress)
+
+
+async def fetch_via_api(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
+    """One `listSimSessionEvents` per SIM that may have events, concurrent within the rate limit."""
     sims = await _sim_list(client)
     candidates = sorted(
         str(sim["simId"]) for sim in sims if sim.get("simId") and may_have_events(sim, window.start_ms)
@@ -260,6 +280,7 @@ async def fetch_session_events(client: SoracomClient, window: Window, progress: 
     return Fetched(
         frame,
         {
+            "session_events_path": "api",
             "sims_listed": len(sims),
             "sims_fetched": len(candidates),
             "sims_skipped": len(sims) - len(candidates),
@@ -276,6 +297,6 @@ SESSION_EVENTS_SOURCE = Source(
     group="sessions",
     sort_by=("coverage", "sim_id", "time_ms", "event"),
     job="daily",
-    api="`/sims/{id}/events/sessions`, per SIM, concurrent",
+    api="Soracom Query `SIM_SESSION_EVENTS` (one query a day), else `/sims/{id}/events/sessions`, per SIM",
 )
 session_events = SESSION_EVENTS_SOURCE.asset

@@ -3,18 +3,25 @@ and against the naive baseline. See bench/README.md.
 
     .venv/bin/python bench/nightly.py --sims 10000
     .venv/bin/python bench/nightly.py --sims 100000 --scenarios generous --no-baseline --time-cap 3600
+    .venv/bin/python bench/nightly.py --sims 100000 --scenarios tight --sources session_events \
+        --session-path query --no-baseline
 
 For each scenario (generous: 60,000 calls/min per API; tight: 1,200) and each daily source it
 loads yesterday (UTC) in a fresh process through Dagster and prints: API calls by operation,
 429s, wall time, the floor (calls needed / allowed rate), wall/floor, rows written, rows/s,
 the load's peak RSS and the sandbox's CPU time; then the naive baseline of the same source
 on the same sandbox, and our time / baseline time.
+
+`--session-path query|api|both` picks how session_events loads (SORACOM_SESSION_EVENTS_PATH of
+the load; the sandbox's operator gets Soracom Query for `query`/`both`); `both` loads the day
+both ways and prints their API calls side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +41,7 @@ from bench.load_one import SOURCES  # noqa: E402
 from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
 
 SCENARIOS = {"generous": 60_000, "tight": 1_200}  # calls per minute per API (operationId)
+SESSION_PATHS = {"query": ("query",), "api": ("api",), "both": ("query", "api")}
 
 
 @dataclass
@@ -44,6 +52,7 @@ class SourceRun:
     scenario: str
     kind: str  # "ours" | "baseline"
     limit_per_minute: int
+    session_path: str | None = None  # session_events only: "query" | "api"
     wall_s: float | None = None
     rows: int = 0
     calls_by_operation: dict[str, int] = field(default_factory=dict)
@@ -55,6 +64,10 @@ class SourceRun:
     @property
     def calls(self) -> int:
         return sum(self.calls_by_operation.values())
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} via {self.session_path}" if self.session_path else self.source
 
     @property
     def floor_s(self) -> float:
@@ -76,6 +89,7 @@ class SourceRun:
             "source": self.source,
             "scenario": self.scenario,
             "kind": self.kind,
+            "session_path": self.session_path,
             "limit_per_minute": self.limit_per_minute,
             "wall_s": self.wall_s,
             "rows": self.rows,
@@ -121,10 +135,11 @@ def run_source(
     concurrency: int,
     lake: Path,
     deadline: Deadline,
+    session_path: str | None = None,
 ) -> SourceRun:
     """Load one source in a child process, with fresh rate-limit windows and server counters."""
     limit = SCENARIOS[scenario]
-    run = SourceRun(source, scenario, "baseline" if baseline else "ours", limit)
+    run = SourceRun(source, scenario, "baseline" if baseline else "ours", limit, session_path)
     if deadline.left() < 5:
         run.error = "skipped: time cap reached"
         return run
@@ -146,14 +161,21 @@ def run_source(
         "--auth-key",
         sandbox.credentials["authKey"],
         "--lake",
-        str(lake / f"{scenario}-{run.kind}"),
+        str(lake / f"{scenario}-{run.kind}{'-' + session_path if session_path else ''}"),
         "--concurrency",
         str(concurrency),
         *(["--baseline"] if baseline else []),
     ]
+    env = {**os.environ, "SORACOM_SESSION_EVENTS_PATH": session_path or "api"}
     try:
         done = subprocess.run(
-            args, cwd=REPO, capture_output=True, text=True, timeout=max(5.0, deadline.left()), check=False
+            args,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=max(5.0, deadline.left()),
+            check=False,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         run.error = "stopped: time cap reached"
@@ -203,12 +225,20 @@ def format_scenario(scenario: str, ours: list[SourceRun], base: dict[str, Source
         wf = run.wall_s / run.floor_s if (run.wall_s and run.floor_s) else None
         note = f" ({run.error})" if run.error else ""
         lines.append(
-            f"| {run.source}{note} | {_ops(run.calls_by_operation)} | {run.http_429} | {_f(run.wall_s, 2)} "
+            f"| {run.label}{note} | {_ops(run.calls_by_operation)} | {run.http_429} | {_f(run.wall_s, 2)} "
             f"| {_f(run.floor_s, 2)} | {_f(wf, 2)} | {run.rows:,} | {_f(run.rows_per_s, 0)} "
             f"| {_f(run.peak_rss_mb, 0)} | {_f(run.sandbox_cpu_s, 1)} "
             f"| {_f(b.wall_s if b else None, 2)}{' (' + b.error + ')' if b and b.error else ''} "
             f"| {_f(ratio, 3)} |"
         )
+    paths = {r.session_path: r for r in ours if r.session_path and r.wall_s is not None}
+    if len(paths) == 2:
+        q, a = paths["query"], paths["api"]
+        lines += [
+            "",
+            f"session_events: {q.calls:,} API calls via Soracom Query ({_ops(q.calls_by_operation)}) "
+            f"vs {a.calls:,} via the per-SIM calls; {q.wall_s:,.2f} s vs {a.wall_s:,.2f} s",
+        ]
     done = [r for r in ours if r.wall_s is not None]
     total = sum(r.wall_s or 0 for r in done)
     calls = sum(r.calls for r in done)
@@ -267,6 +297,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scenarios", default="generous,tight", help="comma-separated: generous, tight (default both)"
     )
     parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated daily sources")
+    parser.add_argument(
+        "--session-path",
+        choices=sorted(SESSION_PATHS),
+        default="api",
+        help="session_events through Soracom Query, the per-SIM calls (default) or both",
+    )
     parser.add_argument("--latency-ms", type=float, default=30.0, help="sandbox latency per call")
     parser.add_argument("--jitter-ms", type=float, default=10.0, help="plus uniform random 0..jitter")
     parser.add_argument("--concurrency", type=int, default=32, help="our client's max_concurrency")
@@ -332,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         lake = args.keep_lake or Path(tmp)
         server = psutil.Process(sandbox.pid)
         sandbox.update_settings(record_calls=False)  # the audit log would grow for every call
+        if "query" in SESSION_PATHS[args.session_path]:
+            sandbox.update_settings(query_enabled=True)  # the operator has Soracom Query
         for scenario in args.scenarios:
             sandbox.update_settings(rate_limit_per_minute=SCENARIOS[scenario])
             ours: list[SourceRun] = []
@@ -345,9 +383,11 @@ def main(argv: list[str] | None = None) -> int:
                     lake=lake,
                     deadline=deadline,
                 )
-                run = run_source(sandbox, server, baseline=False, **common)
-                ours.append(run)
-                print(f"  {scenario} {source}: {json.dumps(run.as_dict())}", flush=True)
+                paths = SESSION_PATHS[args.session_path] if source == "session_events" else (None,)
+                for path in paths:
+                    run = run_source(sandbox, server, baseline=False, session_path=path, **common)
+                    ours.append(run)
+                    print(f"  {scenario} {run.label}: {json.dumps(run.as_dict())}", flush=True)
                 if not args.no_baseline and scenario in args.baseline_scenarios:
                     base[source] = run_source(sandbox, server, baseline=True, **common)
                     print(f"  {scenario} {source} baseline: {json.dumps(base[source].as_dict())}", flush=True)

@@ -96,6 +96,18 @@ def _coverage(name: str, text: str) -> str:
     return text.lower()
 
 
+SESSION_EVENTS_PATHS = ("auto", "query", "api")
+
+
+def _session_events_path(name: str, text: str) -> str:
+    if text.lower() not in SESSION_EVENTS_PATHS:
+        raise ValueError(
+            f"{name}={text!r} is not valid: give auto (Soracom Query when the operator has it), "
+            "query or api (one call per SIM)"
+        )
+    return text.lower()
+
+
 def _cron(name: str, text: str) -> str:
     if len(text.split()) != 5:
         raise ValueError(f"{name}={text!r} is not valid: give a 5-field cron expression (e.g. '0 2 * * *')")
@@ -165,6 +177,13 @@ SETTINGS: tuple[Setting, ...] = (
         "parallel API calls per coverage",
         default=str(ClientSettings().max_concurrency),
         check=_positive_int,
+    ),
+    Setting(
+        "SORACOM_SESSION_EVENTS_PATH",
+        "how session events load: `query` (one Soracom Query a day), `api` (one call per SIM) "
+        "or `auto` (Query when the operator has it, probed once per run)",
+        default="auto",
+        check=_session_events_path,
     ),
     Setting(
         "SORACOM_LAKE_ROOT",
@@ -287,6 +306,7 @@ MAX_CONCURRENCY = BY_NAME["SORACOM_MAX_CONCURRENCY"].name
 LAKE_ROOT = BY_NAME["SORACOM_LAKE_ROOT"].name
 CATALOG_PATH = BY_NAME["SORACOM_CATALOG_PATH"].name
 NOW = BY_NAME["SORACOM_NOW"].name
+SESSION_EVENTS_PATH = BY_NAME["SORACOM_SESSION_EVENTS_PATH"].name
 SHRINK_MIN_FRACTION = BY_NAME["SORACOM_SHRINK_MIN_FRACTION"].name
 ALLOW_SHRINK = BY_NAME["SORACOM_ALLOW_SHRINK"].name
 PARTITIONS_START = BY_NAME["SORACOM_PARTITIONS_START"].name

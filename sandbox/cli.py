@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--coverage", choices=("jp", "g", "both"), default="jp", help="coverages served (default: jp)"
     )
     world.add_argument("--operator-id", default="OP0000000000", help="operator id (default: OP0000000000)")
+    world.add_argument(
+        "--soracom-query",
+        action="store_true",
+        help="the operator has Soracom Query (default: off, its Analysis calls answer 403)",
+    )
 
     creds = parser.add_argument_group("credentials")
     creds.add_argument("--auth-key-id", default=_DEFAULTS.auth_key_id)
@@ -97,6 +102,7 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
             "bad_input": args.bad_input,
             "bad_input_operations": args.bad_input_operations,
             "bad_input_fields": args.bad_input_fields,
+            "query_enabled": args.soracom_query,
         }
     )
     return settings

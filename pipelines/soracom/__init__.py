@@ -19,6 +19,7 @@ from .errors import (
     SoracomRetryError,
     SoracomSetupError,
 )
+from .query import QueryError, QueryResult, QueryUnavailable
 from .settings import ClientSettings
 from .stats import ClientStats
 from .times import to_epoch_ms, to_epoch_s, yyyymm, yyyymmdd
@@ -34,6 +35,9 @@ __all__ = [
     "CredentialsRejectedError",
     "ExportError",
     "PaginationLoopError",
+    "QueryError",
+    "QueryResult",
+    "QueryUnavailable",
     "SoracomAPIError",
     "SoracomAuthError",
     "SoracomClient",

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from .client import CoreClient
 from .errors import SoracomAPIError, SoracomError
 from .exports import run_export, run_export_to_file
+from .query import QueryResult, get_query, query_schemas, run_query_to_file, start_query
 from .times import to_epoch_ms, to_epoch_s, yyyymm
 
 Period = Literal["month", "day", "minutes"]
@@ -309,6 +310,31 @@ class SoracomClient(CoreClient):
         """`BillingSummaryResponseOfSims` for this month and the 3 before."""
         data = await self.request_json("GET", "/bills/summaries/sims", operation="getBillingSummaryOfSims")
         return _list(data, "getBillingSummaryOfSims")
+
+    # ---- Soracom Query (Analysis API) --------------------------------------------------
+    async def query_schemas(self) -> list[Item]:
+        """The Query tables and their columns; QueryUnavailable (403) without Soracom Query."""
+        return await query_schemas(self)
+
+    async def start_query(self, sql: str, start: datetime, end: datetime) -> str:
+        """Start a SQL query over [start, end) (seconds on the wire); returns its queryId."""
+        return await start_query(self, sql, start, end)
+
+    async def get_query(self, query_id: str) -> Item:
+        """A query's status (`GetAnalysisQueriesResponse`)."""
+        return await get_query(self, query_id)
+
+    async def run_query_to_file(
+        self,
+        sql: str,
+        start: datetime,
+        end: datetime,
+        dest: str | os.PathLike[str],
+        *,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        """Start, poll (backoff, bounded wait) and stream the gzipped CSV result to `dest`."""
+        return await run_query_to_file(self, sql, start, end, dest, timeout_s=timeout_s)
 
     # ---- exports ---------------------------------------------------------------------
     async def export(

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from sandbox.server import (
     badinput,
     exports_api,
+    routes_analysis,
     routes_audit,
     routes_auth,
     routes_billing,
@@ -43,6 +44,7 @@ OPERATIONS: list[Operation] = [
     *routes_billing.OPERATIONS,
     *routes_logs.OPERATIONS,
     *exports_api.OPERATIONS,
+    *routes_analysis.OPERATIONS,
 ]
 
 
@@ -70,6 +72,7 @@ def create_app(
             endpoint = badinput.corrupting(make_endpoint(op, state, coverage), op.operation_id, state)
             routes.append(Route(prefix + op.path, endpoint, methods=[op.method]))
     routes.extend(badinput.corrupting_downloads(admin_routes(state), DOWNLOAD_PREFIX, state))
+    routes.extend(routes_analysis.download_routes(state))
     silence_drop_logs()
     app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
     app.state.sandbox = state

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 EXPORT_OUTCOMES = ("exported", "processing", "failed")
+QUERY_OUTCOMES = ("completed", "failed")
 
 # Generous enough that the demo and benchmarks are never throttled unless asked to be.
 DEFAULT_RATE_LIMIT_PER_MINUTE = 600_000
@@ -45,6 +46,12 @@ class SandboxSettings:
     export_delay_s: float = 0.5  # async exports stay `processing` this long
     export_outcome: str = "exported"  # final status of new async exports: exported|processing|failed
     download_url_ttl_s: float = 600.0  # the presigned-like download URL expires after this
+    # Soracom Query (sandbox/server/queries.py)
+    # Off by default, like an operator that has not subscribed: every Analysis call answers 403
+    query_enabled: bool = False
+    query_monthly_quota: int = 10_000  # query executions a month before startAnalysisQueries answers 403
+    query_outcome: str = "completed"  # final status of new queries: completed|failed
+    query_stage_polls: int = 1  # polls each of STARTING, RUNNING, EXPORTING lasts at least
     # bad input (sandbox/server/badinput.py): one mode at a time, "" = off
     bad_input: str = ""  # e.g. not_json, html_200, missing_fields, csv_header_only, harvest_binary...
     bad_input_operations: str = ""  # comma-separated operationIds it hits ("" = all it applies to)
@@ -76,7 +83,7 @@ def _check(name: str, value: Any) -> Any:
             bounds = "between 0 and 1" if name in _RATES else ">= 0"
             raise ValueError(f"setting {name} must be {bounds}, got {value!r}")
         return float(value)
-    if name in ("rate_limit_per_minute", "fault_seed"):
+    if name in ("rate_limit_per_minute", "fault_seed", "query_monthly_quota", "query_stage_polls"):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name[0] == "r" else 0):
             raise ValueError(f"setting {name} must be a positive integer, got {value!r}")
         return value
@@ -86,7 +93,7 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"setting token_ttl must be a positive number of seconds or null, got {value!r}")
         return value
-    if name in ("short_pages", "repeat_cursor", "record_calls"):
+    if name in ("short_pages", "repeat_cursor", "record_calls", "query_enabled"):
         if not isinstance(value, bool):
             raise ValueError(f"setting {name} must be true or false, got {value!r}")
         return value
@@ -97,6 +104,10 @@ def _check(name: str, value: Any) -> Any:
     if name in ("bad_input_operations", "bad_input_fields"):
         if not isinstance(value, str):
             raise ValueError(f"setting {name} must be a comma-separated string, got {value!r}")
+        return value
+    if name == "query_outcome":
+        if value not in QUERY_OUTCOMES:
+            raise ValueError(f"setting query_outcome must be one of {QUERY_OUTCOMES}, got {value!r}")
         return value
     if name == "export_outcome":
         if value not in EXPORT_OUTCOMES:

@@ -14,6 +14,7 @@ from sandbox.server.cache import Lru
 from sandbox.server.exports import ExportRegistry
 from sandbox.server.faults import FaultInjector
 from sandbox.server.jsonbody import dumps
+from sandbox.server.queries import QueryRegistry
 from sandbox.server.ratelimit import RateLimiter
 from sandbox.server.settings import SandboxSettings
 from sandbox.server.stats import ServerStats
@@ -123,6 +124,7 @@ class SandboxState:
         self.limiter = RateLimiter()
         self.faults = FaultInjector(self.settings)
         self.exports = ExportRegistry(self.settings)
+        self.queries = QueryRegistry(self.settings)
         self.stats = ServerStats()
         self.inventories = {cov: Inventory(world, cov) for cov in world.coverages}
         self.lists: Lru[list[dict]] = Lru(LIST_CACHE_SIZE)

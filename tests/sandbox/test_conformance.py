@@ -8,6 +8,7 @@ resolved against the spec's components; error bodies against `APICallError` /
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,15 @@ from sandbox.server import OPERATIONS
 from tests.conftest import authenticated_client, follow_pages
 
 DAY_S = 86_400
+
+
+@pytest.fixture(autouse=True)
+def _query_enabled(sandbox: Any) -> Any:
+    """The Analysis operations answer only an operator with Soracom Query (off by default)."""
+    with sandbox.configured(query_enabled=True):
+        yield
+
+
 DAY_MS = 86_400_000
 
 
@@ -176,12 +186,24 @@ CASES: dict[str, Case] = {
         False,
     ),
     "getBillingSummaryOfSims": lambda sb, ids: ("GET", "/v1/bills/summaries/sims", {}, None, False),
+    "startAnalysisQueries": lambda sb, ids: (
+        "POST",
+        "/v1/analysis/queries",
+        {},
+        {
+            "sql": "SELECT * FROM SIM_SESSION_EVENTS LIMIT 10",
+            **{k: v // 1000 for k, v in ids["ms_window"].items()},
+        },
+        False,
+    ),
+    "getAnalysisSchemas": lambda sb, ids: ("GET", "/v1/analysis/schemas", {}, None, False),
 }
+POLLED = {"getExportedFile", "getAnalysisQueries"}  # answers depend on a job: tested on their own
 
 
 def test_every_operation_has_a_conformance_case():
     served = {op.operation_id for op in OPERATIONS}
-    assert served - {"getExportedFile"} == set(CASES)
+    assert served - POLLED == set(CASES)
 
 
 @pytest.mark.parametrize(
@@ -215,6 +237,20 @@ def test_exported_file_answers_match_the_schema(spec, sandbox, api):
         exported = api.get(f"/v1/files/exported/{started['exportedFileId']}").json()
     assert exported["status"] == "exported"
     assert_valid(spec, schema, exported, "getExportedFile (exported)")
+
+
+def test_analysis_query_answers_match_the_schema(spec, sandbox, api):
+    schema = response_schema(spec, "/analysis/queries/{query_id}", "GET")
+    window = {k: v // 1000 for k, v in _ids(sandbox)["ms_window"].items()}
+    started = api.post("/v1/analysis/queries", json={"sql": "SELECT * FROM SIM_SESSION_EVENTS", **window})
+    answers: list[dict] = []
+    while not answers or answers[-1]["status"] != "COMPLETED":
+        assert len(answers) < 600, answers[-1]
+        time.sleep(0.05 if answers else 0)
+        answers.append(api.get(f"/v1/analysis/queries/{started.json()['queryId']}").json())
+    for answer in answers:
+        assert_valid(spec, schema, answer, f"getAnalysisQueries ({answer['status']})")
+    assert {"url", "rowCount", "columnInfo", "fileSize"} <= set(answers[-1])
 
 
 def test_error_bodies_match_the_error_schemas(spec, sandbox, api):

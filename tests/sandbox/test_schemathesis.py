@@ -47,7 +47,7 @@ SCHEMA = schemathesis.openapi.from_dict(load_spec()).include(
 
 @pytest.fixture(scope="module")
 def fuzzed() -> Iterator[tuple[SandboxHandle, dict[str, str]]]:
-    with start_sandbox(sims=30, seed=3, now=NOW, short_pages=False) as handle:
+    with start_sandbox(sims=30, seed=3, now=NOW, short_pages=False, query_enabled=True) as handle:
         answer = httpx.post(handle.url + "/v1/auth", json=handle.credentials, timeout=30)
         body = answer.json()
         yield handle, {"X-Soracom-API-Key": body["apiKey"], "X-Soracom-Token": body["token"]}
