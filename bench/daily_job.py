@@ -1,8 +1,10 @@
-"""Seconds per daily partition of the real `daily_load_job`: a `dagster job execute` run
-(executor, steps, asset checks and catalog included) of yesterday (UTC) against a sandbox
-child process, in a fresh Dagster home holding the shipped instance file.
+"""Seconds per partition of a real load job (default `daily_load_job`): a `dagster job execute`
+run (executor, steps, asset checks and catalog included) of the latest closed partition
+(yesterday UTC; the last hour for `audit_log_job`) against a sandbox child process, in a
+fresh Dagster home holding the shipped instance file.
 
     .venv/bin/python -m bench.daily_job --sims 1000 --runs 2 --executor in_process,multiprocess
+    .venv/bin/python -m bench.daily_job --job audit_log_job --executor in_process,multiprocess
 
 Each run's home is prepared first as a deployment's is once (instance storage created and
 the `soracom_api` slot set, as `dagster instance concurrency set soracom_api 1` does, see
@@ -38,6 +40,14 @@ GENEROUS_PER_MINUTE = 60_000  # calls per minute per API: concurrency decides (b
 # The shipped job runs in one process; `multiprocess` is the same job on Dagster's
 # multiprocess executor (bench/multiprocess_defs.py), for the before/after.
 EXECUTORS = {"in_process": "pipelines.definitions", "multiprocess": "bench.multiprocess_defs"}
+JOBS = ("daily_load_job", "snapshot_job", "audit_log_job")
+
+
+def latest_partition(job: str, now: datetime) -> str:
+    """The partition a scheduled run of `job` loads at `now`: the last closed day or hour."""
+    if job == "audit_log_job":
+        return (now - timedelta(hours=1)).strftime("%Y-%m-%d-%H:00")
+    return (now - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 def prepare_home(home: Path) -> float:
@@ -100,8 +110,9 @@ def run_once(
     *,
     executor: str = "in_process",
     concurrency: int | None = None,
+    job: str = "daily_load_job",
 ) -> dict[str, Any]:
-    """One `dagster job execute` of `daily_load_job` for `day` in a fresh home under `root`."""
+    """One `dagster job execute` of `job` (partition `day`) in a fresh home under `root`."""
     home = root / "home"
     setup_s = prepare_home(home)
     env = {
@@ -118,7 +129,7 @@ def run_once(
         env["SORACOM_MAX_CONCURRENCY"] = str(concurrency)
     command = [
         *(str(Path(sys.executable).with_name("dagster")), "job", "execute"),
-        *("-m", EXECUTORS[executor], "-j", "daily_load_job"),
+        *("-m", EXECUTORS[executor], "-j", job),
         *("--tags", json.dumps({"dagster/partition": day})),
     ]
     cpu_before = _children_cpu_s()
@@ -129,7 +140,7 @@ def run_once(
     cpu = _children_cpu_s() - cpu_before
     output = done.stdout + done.stderr
     if done.returncode != 0:
-        raise SystemExit(f"daily_load_job failed ({done.returncode}):\n{output[-4000:]}")
+        raise SystemExit(f"{job} failed ({done.returncode}):\n{output[-4000:]}")
     return {
         "executor": executor,
         "wall_s": round(wall, 2),
@@ -144,6 +155,7 @@ def run_once(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=50)
+    parser.add_argument("--job", default="daily_load_job", choices=JOBS)
     parser.add_argument("--runs", type=int, default=1, help="runs per executor")
     parser.add_argument(
         "--executor",
@@ -159,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not executors:
         parser.error(f"--executor: unknown {sorted(unknown)}; use {', '.join(EXECUTORS)}")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    day = latest_partition(args.job, now)
     results: dict[str, list[dict[str, Any]]] = {e: [] for e in executors}
     with start_sandbox_process(
         sims=args.sims,
@@ -181,17 +193,16 @@ def main(argv: list[str] | None = None) -> int:
                         Path(tmp),
                         executor=executor,
                         concurrency=args.concurrency,
+                        job=args.job,
                     )
                 results[executor].append(result)
-                print(
-                    f"run {n + 1}: daily_load_job {day}, {args.sims} SIMs: {json.dumps(result)}", flush=True
-                )
+                print(f"run {n + 1}: {args.job} {day}, {args.sims} SIMs: {json.dumps(result)}", flush=True)
     for executor, runs in results.items():
         median = {
             k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "startup_s", "steps_s")
         }
         print(
-            f"{executor}: median seconds per daily partition {median['wall_s']:.1f} "
+            f"{executor}: {args.job} median seconds per partition {median['wall_s']:.1f} "
             f"(CPU {median['cpu_s']:.1f} s; "
             f"start-up {median['startup_s']:.1f} s, steps {median['steps_s']:.1f} s)"
         )

@@ -1,26 +1,30 @@
-"""The shipped code location with `daily_load_job` on Dagster's multiprocess executor (a
-process per step, as before it ran in one process): the "before" of
-`bench.daily_job --executor multiprocess`. Schedules and sensors are left out (they name
-the shipped job); a run needs only the assets, checks and resources."""
+"""The shipped code location with its load jobs on Dagster's multiprocess executor (a process
+per step, as they ran before): the "before" of `bench.daily_job --executor multiprocess`.
+Schedules and sensors are left out (they name the shipped jobs); a run needs only the assets,
+checks and resources."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 import pipelines.definitions as shipped_location
-from pipelines.jobs import daily_load_job
+from pipelines.jobs import LOAD_JOBS
 
-daily_load_job_multiprocess = dg.define_asset_job(
-    daily_load_job.name,
-    selection=daily_load_job.selection,
-    description=daily_load_job.description,
-    tags=daily_load_job.tags,
-    executor_def=dg.multiprocess_executor,
-)
+
+def on_multiprocess(job: dg.UnresolvedAssetJobDefinition) -> dg.UnresolvedAssetJobDefinition:
+    """`job` as it is, but a process per step."""
+    return dg.define_asset_job(
+        job.name,
+        selection=job.selection,
+        description=job.description,
+        tags=job.tags,
+        executor_def=dg.multiprocess_executor,
+    )
+
 
 defs = dg.Definitions(
     assets=shipped_location.defs.assets,
     asset_checks=shipped_location.defs.asset_checks,
-    jobs=[daily_load_job_multiprocess],
+    jobs=[on_multiprocess(job) for job in LOAD_JOBS.values()],
     resources=shipped_location.defs.resources,
 )
