@@ -75,6 +75,7 @@ def phases(home: Path, started: float, ended: float) -> dict[str, Any]:
         (run,) = instance.get_runs()
         events = instance.all_logs(run.run_id)
     first: dict[str, float] = {}
+    checks = 0
     steps: dict[str, float] = {}
     step_started: dict[str, float] = {}
     for event in events:
@@ -82,6 +83,7 @@ def phases(home: Path, started: float, ended: float) -> dict[str, Any]:
         if kind is None:
             continue
         first.setdefault(kind.value, event.timestamp)
+        checks += kind == DagsterEventType.ASSET_CHECK_EVALUATION
         if kind == DagsterEventType.STEP_START and event.step_key:
             step_started[event.step_key] = event.timestamp
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and event.step_key:
@@ -96,6 +98,8 @@ def phases(home: Path, started: float, ended: float) -> dict[str, Any]:
         "steps_s": round(sum(steps.values()), 2),
         "between_steps_s": round(run_end - run_start - sum(steps.values()), 2),
         "tail_s": round(ended - run_end, 2),
+        "steps": len(steps),
+        "check_evaluations": checks,
         "events": len(events),
         "step_s": {key: round(seconds, 2) for key, seconds in sorted(steps.items(), key=lambda kv: -kv[1])},
     }
@@ -146,8 +150,6 @@ def run_once(
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         "instance_setup_s": round(setup_s, 2),
-        "steps": output.count("STEP_SUCCESS"),
-        "check_evaluations": output.count("ASSET_CHECK_EVALUATION"),
         **phases(home, started_epoch, started_epoch + wall),
     }
 
