@@ -262,11 +262,18 @@ def format_scenario(scenario: str, ours: list[SourceRun], base: dict[str, Source
 
 
 def run_job(
-    sandbox: ProcessSandbox, scenario: str, now: datetime, day: str, ours: list[SourceRun], root: Path
+    sandbox: ProcessSandbox,
+    scenario: str,
+    now: datetime,
+    day: str,
+    ours: list[SourceRun],
+    root: Path,
+    concurrency: int,
 ) -> dict[str, Any]:
-    """One real `daily_load_job` run of `day` (bench/daily_job.py), with fresh rate-limit windows,
-    against the target: no slower than the sum of the per-source floors plus 10 s. The job also
-    loads error_logs, which the per-source runs do not, so its floor is not in the sum."""
+    """One real `daily_load_job` run of `day` (bench/daily_job.py: the shipped executor, the
+    sources' concurrency, a prepared instance), with fresh rate-limit windows, against the
+    target: no slower than the sum of the per-source floors plus 10 s. The job also loads
+    error_logs, which the per-source runs do not, so its floor is not in the sum."""
     from bench.daily_job import run_once
 
     _post(sandbox, "/_sandbox/ratelimit/reset")
@@ -278,12 +285,20 @@ def run_job(
         "target_s": round(floors + 10, 1),
     }
     try:
-        result.update(run_once(sandbox.url, sandbox.credentials, now, day, root))
+        result.update(run_once(sandbox.url, sandbox.credentials, now, day, root, concurrency=concurrency))
     except SystemExit as error:  # the job failed: report it like a failed source
         result["error"] = str(error)[-2000:]
     else:
         result["met"] = result["wall_s"] <= result["target_s"]
     print(f"  {scenario} daily_load_job (one real run): {json.dumps(result)}", flush=True)
+    if "met" in result:
+        print(
+            f"\n{scenario}: daily_load_job {result['wall_s']:.2f} s (start-up {result['startup_s']:.2f}, "
+            f"steps {result['steps_s']:.2f}, between steps {result['between_steps_s']:.2f}, "
+            f"exit {result['tail_s']:.2f}; {result['cpu_s']:.2f} s CPU) vs target {result['target_s']:.1f} s "
+            f"(floors {result['floors_sum_s']:.1f} s + 10 s): {'met' if result['met'] else 'missed'}\n",
+            flush=True,
+        )
     return result
 
 
@@ -394,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             results += [*ours, *base.values()]
             print("\n" + format_scenario(scenario, ours, base) + "\n", flush=True)
             if args.job:
-                jobs.append(run_job(sandbox, scenario, now, day, ours, Path(tmp) / f"job-{scenario}"))
+                root = Path(tmp) / f"job-{scenario}"
+                jobs.append(run_job(sandbox, scenario, now, day, ours, root, args.concurrency))
         server_cpu = _cpu_s(server)
         server_rss = server.memory_info().rss / 2**20
     print(

@@ -22,10 +22,14 @@ HOURLY_ASSETS = assets_of_job("hourly")
 MONTHLY_ASSETS = assets_of_job("billing")
 RUN_KIND_TAG = "soracom-lake/load"
 
-# The nightly sources run in one run, every step in the run's own process: the steps wait on the
-# API (asyncio inside each step, and the `soracom_api` pool lets one API step run at a time), so
-# a process per step (the multiprocess executor) only added ~3 s of start-up and imports to each
-# of them and to each check. The in-process executor honours the pool the same way.
+# Load jobs run every step in the run's own process: the steps wait on the API (asyncio inside
+# each step) and the `soracom_api` pool lets one API step run at a time anyway, so a process per
+# step (Dagster's multiprocess executor) bought no parallelism and cost a Python start-up and
+# the code location's imports per step: 93 s vs 9.7 s for the nightly at 1,000 SIMs on 2 busy
+# cores (bench/README.md). The in-process executor honours the pool, step retries, blocking
+# checks and SIGTERM the same way (docs/ingestion.md, "Executor"). The retention checks and the
+# catalog only read the lake: one process too. `models_job` keeps Dagster's default (its DuckDB
+# builds are CPU-bound).
 IO_EXECUTOR = dg.in_process_executor
 
 daily_load_job = dg.define_asset_job(
@@ -43,6 +47,7 @@ snapshot_job = dg.define_asset_job(
     description="Today's snapshot of the snapshot sources (SIM inventory, groups, billing summaries...), "
     "filed under the latest closed UTC day, then the catalog. Only that partition can be loaded.",
     tags={RUN_KIND_TAG: "snapshot"},
+    executor_def=IO_EXECUTOR,
 )
 
 audit_log_job = dg.define_asset_job(
@@ -50,6 +55,7 @@ audit_log_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*HOURLY_ASSETS, catalog),
     description="One UTC hour of the hourly sources (audit logs, kept 24 h by Soracom), then the catalog.",
     tags={RUN_KIND_TAG: "hourly"},
+    executor_def=IO_EXECUTOR,
 )
 
 billing_job = dg.define_asset_job(
@@ -58,18 +64,21 @@ billing_job = dg.define_asset_job(
     description="One billing month of the billing sources (bills, daily bills, detailed CSV), then the "
     "catalog.",
     tags={RUN_KIND_TAG: "billing"},
+    executor_def=IO_EXECUTOR,
 )
 
 retention_check_job = dg.define_asset_job(
     "retention_check_job",
     selection=dg.AssetSelection.checks(*RETENTION_CHECKS),
     description="Only the retention-risk checks: which unloaded partitions Soracom drops soon.",
+    executor_def=IO_EXECUTOR,
 )
 
 catalog_job = dg.define_asset_job(
     "catalog_job",
     selection=dg.AssetSelection.assets(catalog),
     description="Rebuild the DuckDB catalog (e.g. after a CLI backfill that did not select it).",
+    executor_def=IO_EXECUTOR,
 )
 
 models_job = dg.define_asset_job(

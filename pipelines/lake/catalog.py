@@ -143,12 +143,14 @@ def _comment_columns(con: duckdb.DuckDBPyConnection, comments: Mapping[str, str]
         "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = 'catalog' "
         "AND table_name IN (SELECT view_name FROM duckdb_views() WHERE database_name = 'catalog')"
     ).fetchall()
+    con.execute("BEGIN TRANSACTION")  # one commit for the ~250 comments, not one each (~0.1 s a build)
     for view, column in rows:
         if column in comments:
             con.execute(
                 f"COMMENT ON COLUMN {quote_identifier(view)}.{quote_identifier(column)} "
                 f"IS {quote_literal(comments[column])}"
             )
+    con.execute("COMMIT")
 
 
 def catalog_lake_root(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:

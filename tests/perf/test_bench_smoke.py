@@ -65,6 +65,10 @@ def test_nightly_benchmark_runs_on_50_sims(tmp_path):
     assert job.get("error") is None and job["wall_s"] > 0 and job["check_evaluations"] > 0
     assert job["target_s"] == pytest.approx(job["floors_sum_s"] + 10, abs=0.11) and "met" in job
     assert "daily_load_job (one real run)" in done.stdout
+    # ... and said where its time went: start-up, every step (the catalog's too), the rest
+    assert {"session_events", "air_traffic_5min", "catalog"} <= set(job["step_s"])
+    parts = job["startup_s"] + job["steps_s"] + job["between_steps_s"] + job["tail_s"]
+    assert parts == pytest.approx(job["wall_s"], abs=0.1) and job["cpu_s"] > 0
     # the skip rule never makes more per-SIM calls than the naive one-call-per-SIM baseline
     assert (
         ours["session_events"]["calls_by_operation"]["listSimSessionEvents"]
@@ -76,6 +80,18 @@ def test_the_nightly_job_runs_its_io_bound_steps_in_one_process():
     from pipelines.jobs import daily_load_job
 
     assert daily_load_job.executor_def is dg.in_process_executor
+
+
+def test_the_before_variant_is_the_same_job_on_the_multiprocess_executor():
+    """`bench.daily_job --executor multiprocess` runs what the shipped job selects, a process per step."""
+    from bench.multiprocess_defs import defs
+    from pipelines.definitions import defs as shipped
+
+    before, after = defs.resolve_job_def("daily_load_job"), shipped.resolve_job_def("daily_load_job")
+    assert before.executor_def is dg.multiprocess_executor
+    assert after.executor_def is dg.in_process_executor
+    assert before.asset_layer.executable_asset_keys == after.asset_layer.executable_asset_keys
+    assert before.asset_layer.asset_graph.asset_check_keys == after.asset_layer.asset_graph.asset_check_keys
 
 
 def test_floor_is_calls_needed_over_the_allowed_rate():
