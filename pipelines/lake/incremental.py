@@ -24,16 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipelines.lake.errors import ModelError
-from pipelines.lake.lake import PART_FILE, Lake, WriteResult
+from pipelines.lake.lake import COMPRESSION, PART_FILE, Lake, WriteResult
 from pipelines.lake.partitioning import END, Partitioning, unit_of, unit_value
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
 from pipelines.lake.views import quote_identifier, quote_literal, table_view_sql
 
 STATE_FILE = "_state.json"
 STATE_VERSION = 1
-BUILD_TABLE = "__mart_build"
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def dimension_hash(con: duckdb.DuckDBPyConnection, name: str, columns: Iterable[
     count, total = con.execute(
         f"SELECT count(*), CAST(coalesce(sum(CAST(hash({listed}) AS HUGEINT)), 0) AS VARCHAR) "
         f"FROM {quote_identifier(name)}"
-    ).fetchone()
+    ).fetchall()[0]
     return f"{count}:{total}"
 
 
@@ -128,14 +130,14 @@ def _bound(con: duckdb.DuckDBPyConnection, text: str, where: str) -> int | None:
     if text.startswith("report_params."):
         column = text.split(".", 1)[1]
         try:
-            row = con.execute(
+            rows = con.execute(
                 f"SELECT CAST({quote_identifier(column)} AS BIGINT) FROM report_params"
-            ).fetchone()
+            ).fetchall()
         except duckdb.Error as error:
             raise ModelError(f"{where}: cannot read the bound {text}: {error}") from error
-        if row is None or row[0] is None:
-            raise ModelError(f"{where}: the bound {text} is empty")
-        return int(row[0])
+        if len(rows) != 1 or rows[0][0] is None:
+            raise ModelError(f"{where}: the bound {text} is not one value")
+        return int(rows[0][0])
     return int(text)
 
 
@@ -153,16 +155,32 @@ def _same_bytes(lake: Lake, key: str, temp: str) -> bool:
         return handle.read() == old
 
 
-def _copy_if_changed(lake: Lake, con: duckdb.DuckDBPyConnection, select: str, key: str) -> bool:
-    """Write `select` to `key` as Parquet unless the file there already has exactly these bytes."""
+def _write_if_changed(lake: Lake, table: pa.Table, key: str) -> bool:
+    """Write `table` to `key` as Parquet unless the file there already has exactly these bytes."""
     try:
         with lake.storage.atomic_write(key) as temp:
-            con.execute(f"COPY ({select}) TO {quote_literal(temp)} (FORMAT parquet, COMPRESSION zstd)")
+            pq.write_table(table, temp, compression=COMPRESSION)
             if _same_bytes(lake, key, temp):
                 raise _Unchanged
     except _Unchanged:
         return False
     return True
+
+
+def _slices(table: pa.Table, column: str, unit: str) -> dict[str, pa.Table]:
+    """The rows of each partition value (`table` is sorted by `column`), one chunk each."""
+    found: dict[str, pa.Table] = {}
+    if table.num_rows == 0:
+        return found
+    values = table.column(column).combine_chunks()
+    runs = pc.run_end_encode(values)
+    ends = runs.run_ends.to_pylist()
+    start = 0
+    for value, end in zip(runs.values.to_pylist(), ends, strict=True):
+        text = value.isoformat() if unit == "day" else str(value)
+        found[text] = table.slice(start, end - start).combine_chunks()
+        start = end
+    return found
 
 
 @dataclass
@@ -272,36 +290,32 @@ def build_partitioned(
         values = ", ".join(literal(unit_value(u, unit)) for u in sorted(affected))
         select = query_for(f"{quote_identifier(column)} IN ({values})")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {BUILD_TABLE} AS {select}")
+        # Sorted by (partition, grain): each partition is one slice, written by the same code
+        # whether the build is full or incremental, so both give the same bytes.
+        table = con.sql(select).to_arrow_table()
     finally:
         if not full:
             for source_name in needed:
                 _restrict(lake, con, by_name[source_name], None)
-    counts = {
-        str(value) if unit == "month" else value.isoformat(): int(rows)
-        for value, rows in con.execute(
-            f"SELECT {quote_identifier(column)}, count(*) FROM {BUILD_TABLE} GROUP BY ALL"
-        ).fetchall()
-    }
-    targets = set(counts) | (set(existing) if full else {unit_value(u, unit) for u in affected})
+    slices = _slices(table, column, unit)
+    targets = set(slices) | (set(existing) if full else {unit_value(u, unit) for u in affected})
     rows: dict[str, int] = {} if full else dict(state.get("rows", {}))
     sizes: dict[str, int] = {} if full else dict(state.get("bytes", {}))
     written, unchanged, deleted = [], [], []
-    _copy_if_changed(lake, con, f"SELECT * FROM {BUILD_TABLE} LIMIT 0", f"{MODELS_FOLDER}/{name}/{PART_FILE}")
+    _write_if_changed(lake, table.schema.empty_table(), f"{MODELS_FOLDER}/{name}/{PART_FILE}")
     for value in sorted(targets):
         key = partition_key(name, column, value)
-        if counts.get(value, 0) == 0:
+        if value not in slices:
             rows.pop(value, None)
             sizes.pop(value, None)
             if value in existing:
                 lake.storage.delete(key)
                 deleted.append(value)
             continue
-        select = f"SELECT * FROM {BUILD_TABLE} WHERE {quote_identifier(column)} = {literal(value)}"
-        (written if _copy_if_changed(lake, con, select, key) else unchanged).append(value)
-        rows[value] = counts[value]
+        part = slices[value]
+        (written if _write_if_changed(lake, part, key) else unchanged).append(value)
+        rows[value] = part.num_rows
         sizes[value] = lake.storage.size(key)
-    con.execute(f"DROP TABLE {BUILD_TABLE}")
     _write_state(lake, name, observed.state(rows, sizes))
     return _result(
         lake,
