@@ -167,6 +167,14 @@ def _write_if_changed(lake: Lake, table: pa.Table, key: str) -> bool:
     return True
 
 
+def _check_partition_column(schema: pa.Schema, column: str, unit: str, where: str) -> None:
+    kind = schema.field(column).type
+    if unit == "day" and not pa.types.is_date32(kind):
+        raise ModelError(f"{where}: day({column}) needs a DATE column, {column!r} is {kind}")
+    if unit == "month" and not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise ModelError(f"{where}: month({column}) needs a YYYYMM text column, {column!r} is {kind}")
+
+
 def _slices(table: pa.Table, column: str, unit: str) -> dict[str, pa.Table]:
     """The rows of each partition value (`table` is sorted by `column`), one chunk each."""
     found: dict[str, pa.Table] = {}
@@ -178,6 +186,7 @@ def _slices(table: pa.Table, column: str, unit: str) -> dict[str, pa.Table]:
     start = 0
     for value, end in zip(runs.values.to_pylist(), ends, strict=True):
         text = value.isoformat() if unit == "day" else str(value)
+        unit_of(text, unit, column)  # a month column must hold YYYYMM (or YYYY-MM) values
         found[text] = table.slice(start, end - start).combine_chunks()
         start = end
     return found
@@ -256,11 +265,12 @@ def build_partitioned(
     observed: Observed,
     inputs: list[Input],
     full_refresh: bool,
+    source: str = "",
 ) -> PartitionedWrite:
     """Rebuild the partitions of mart `name` that its changed inputs reach (all of them on a
     full rebuild), leave the others' files untouched, and record what this build saw."""
     unit, column = partitioning.unit, partitioning.column
-    where = f"mart {name!r}"
+    where = source or f"mart {name!r}"
     state = read_state(lake, name)
     existing = {
         found[1]: key
@@ -297,6 +307,7 @@ def build_partitioned(
         if not full:
             for source_name in needed:
                 _restrict(lake, con, by_name[source_name], None)
+    _check_partition_column(table.schema, column, unit, where)
     slices = _slices(table, column, unit)
     targets = set(slices) | (set(existing) if full else {unit_value(u, unit) for u in affected})
     rows: dict[str, int] = {} if full else dict(state.get("rows", {}))

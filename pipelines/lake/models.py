@@ -426,7 +426,16 @@ def materialise_model(
 
             try:
                 return build_partitioned(
-                    lake, connection, model.name, part, model.grain, query_for, observed, inputs, full_refresh
+                    lake,
+                    connection,
+                    model.name,
+                    part,
+                    model.grain,
+                    query_for,
+                    observed,
+                    inputs,
+                    full_refresh,
+                    source=str(model.path),
                 )
             except duckdb.Error as error:
                 raise _model_failed(lake, model, error, specs, models) from error
