@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ from pipelines.lake.views import quote_identifier, quote_literal, table_view_sql
 
 STATE_FILE = "_state.json"
 STATE_VERSION = 1
+STREAM_BATCH_ROWS = 131_072
+WRITERS = 2  # partition files written at once (Parquet encoding releases the GIL)
 
 
 @dataclass(frozen=True)
@@ -175,21 +178,24 @@ def _check_partition_column(schema: pa.Schema, column: str, unit: str, where: st
         raise ModelError(f"{where}: month({column}) needs a YYYYMM text column, {column!r} is {kind}")
 
 
-def _slices(table: pa.Table, column: str, unit: str) -> dict[str, pa.Table]:
-    """The rows of each partition value (`table` is sorted by `column`), one chunk each."""
-    found: dict[str, pa.Table] = {}
-    if table.num_rows == 0:
-        return found
-    values = table.column(column).combine_chunks()
-    runs = pc.run_end_encode(values)
-    ends = runs.run_ends.to_pylist()
-    start = 0
-    for value, end in zip(runs.values.to_pylist(), ends, strict=True):
-        text = value.isoformat() if unit == "day" else str(value)
-        unit_of(text, unit, column)  # a month column must hold YYYYMM (or YYYY-MM) values
-        found[text] = table.slice(start, end - start).combine_chunks()
-        start = end
-    return found
+def _partitions(reader: pa.RecordBatchReader, column: str, unit: str) -> Iterator[tuple[str, pa.Table]]:
+    """(value, its rows as one chunk) for each partition value of a stream sorted by `column`."""
+    held: list[pa.RecordBatch] = []
+    value = ""
+    for batch in reader:
+        runs = pc.run_end_encode(batch.column(column))
+        start = 0
+        for run_value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+            text = run_value.isoformat() if unit == "day" else str(run_value)
+            unit_of(text, unit, column)  # a month column must hold YYYYMM (or YYYY-MM) values
+            if text != value and held:
+                yield value, pa.Table.from_batches(held).combine_chunks()
+                held = []
+            value = text
+            held.append(batch.slice(start, end - start))
+            start = end
+    if held:
+        yield value, pa.Table.from_batches(held).combine_chunks()
 
 
 @dataclass
@@ -299,34 +305,37 @@ def build_partitioned(
             _restrict(lake, con, by_name[source_name], keys)
         values = ", ".join(literal(unit_value(u, unit)) for u in sorted(affected))
         select = query_for(f"{quote_identifier(column)} IN ({values})")
+    rows: dict[str, int] = {} if full else dict(state.get("rows", {}))
+    sizes: dict[str, int] = {} if full else dict(state.get("bytes", {}))
+    written, unchanged, deleted = [], [], []
     try:
-        # Sorted by (partition, grain): each partition is one slice, written by the same code
-        # whether the build is full or incremental, so both give the same bytes.
-        table = con.sql(select).to_arrow_table()
+        # Sorted by (partition, grain) and streamed: each partition's rows are contiguous, become
+        # one table and are written by the same code whether the build is full or incremental,
+        # so both give the same bytes; one partition is held at a time, writes overlap the query.
+        reader = con.sql(select).to_arrow_reader(STREAM_BATCH_ROWS)
+        _check_partition_column(reader.schema, column, unit, where)
+        _write_if_changed(lake, reader.schema.empty_table(), f"{MODELS_FOLDER}/{name}/{PART_FILE}")
+        pending = {}
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            for value, part in _partitions(reader, column, unit):
+                rows[value] = part.num_rows
+                pending[value] = pool.submit(
+                    _write_if_changed, lake, part, partition_key(name, column, value)
+                )
+            for value, done in sorted(pending.items()):
+                (written if done.result() else unchanged).append(value)
+                sizes[value] = lake.storage.size(partition_key(name, column, value))
     finally:
         if not full:
             for source_name in needed:
                 _restrict(lake, con, by_name[source_name], None)
-    _check_partition_column(table.schema, column, unit, where)
-    slices = _slices(table, column, unit)
-    targets = set(slices) | (set(existing) if full else {unit_value(u, unit) for u in affected})
-    rows: dict[str, int] = {} if full else dict(state.get("rows", {}))
-    sizes: dict[str, int] = {} if full else dict(state.get("bytes", {}))
-    written, unchanged, deleted = [], [], []
-    _write_if_changed(lake, table.schema.empty_table(), f"{MODELS_FOLDER}/{name}/{PART_FILE}")
-    for value in sorted(targets):
-        key = partition_key(name, column, value)
-        if value not in slices:
-            rows.pop(value, None)
-            sizes.pop(value, None)
-            if value in existing:
-                lake.storage.delete(key)
-                deleted.append(value)
-            continue
-        part = slices[value]
-        (written if _write_if_changed(lake, part, key) else unchanged).append(value)
-        rows[value] = part.num_rows
-        sizes[value] = lake.storage.size(key)
+    targets = set(existing) if full else {unit_value(u, unit) for u in affected}
+    for value in sorted(targets - set(pending)):
+        rows.pop(value, None)
+        sizes.pop(value, None)
+        if value in existing:
+            lake.storage.delete(partition_key(name, column, value))
+            deleted.append(value)
     _write_state(lake, name, observed.state(rows, sizes))
     return _result(
         lake,
