@@ -37,7 +37,7 @@ from pipelines.lake import (
     create_views,
     discover_models,
 )
-from pipelines.lake.incremental import PartitionedWrite
+from pipelines.lake.incremental import MartBuild
 from pipelines.lake.views import quote_identifier
 from pipelines.packaged import sql_dir
 
@@ -207,7 +207,7 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
 
 def build_summary(built: WriteResult) -> str:
     """What a mart's build did, for its log line and metadata."""
-    if not isinstance(built, PartitionedWrite):
+    if not isinstance(built, MartBuild):
         return "rebuilt"
     if built.skipped:
         return "unchanged: nothing it reads changed since its last build"

@@ -29,7 +29,7 @@ import duckdb
 from assets.models import MODELS
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake, build_model
-from pipelines.lake.incremental import PartitionedWrite
+from pipelines.lake.incremental import MartBuild
 from pipelines.lake.views import quote_literal
 from sandbox.world import World
 from testkit.world_lake import (
@@ -86,7 +86,7 @@ def rebuild_models(
 
 
 def what_it_did(result: object) -> str:
-    if not isinstance(result, PartitionedWrite):
+    if not isinstance(result, MartBuild):
         return "rebuilt (one file)"
     if result.skipped:
         return "nothing it reads changed"

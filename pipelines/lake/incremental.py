@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -61,15 +61,15 @@ class Input:
 
 
 @dataclass(frozen=True)
-class PartitionedWrite(WriteResult):
-    """A mart build: totals over its files, and what this build did."""
+class MartBuild(WriteResult):
+    """A mart build: totals over its files, and what this build did (partitioned marts list
+    their partition values; an unpartitioned mart only says whether it was `skipped`)."""
 
     full: bool = False
     written: tuple[str, ...] = ()  # partition values whose file was replaced
     unchanged: tuple[str, ...] = ()  # recomputed, same bytes: left alone
     deleted: tuple[str, ...] = ()  # no rows any more: file removed
     skipped: bool = False  # nothing it reads changed: nothing recomputed
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _mart_partition(key: str) -> tuple[str, str] | None:
@@ -272,7 +272,7 @@ def build_partitioned(
     inputs: list[Input],
     full_refresh: bool,
     source: str = "",
-) -> PartitionedWrite:
+) -> MartBuild:
     """Rebuild the partitions of mart `name` that its changed inputs reach (all of them on a
     full rebuild), leave the others' files untouched, and record what this build saw."""
     unit, column = partitioning.unit, partitioning.column
@@ -403,8 +403,8 @@ def _plan(
 
 def _result(
     lake: Lake, name: str, rows: Mapping[str, int], sizes: Mapping[str, int], **what: Any
-) -> PartitionedWrite:
-    return PartitionedWrite(
+) -> MartBuild:
+    return MartBuild(
         path=lake.storage.uri(f"{MODELS_FOLDER}/{name}"),
         rows=sum(rows.values()),
         bytes=sum(sizes.values()),

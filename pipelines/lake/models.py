@@ -33,7 +33,7 @@ from pipelines.lake.errors import ModelError
 from pipelines.lake.health import unreadable_files
 from pipelines.lake.incremental import (
     Input,
-    PartitionedWrite,
+    MartBuild,
     build_partitioned,
     observe,
     record_build,
@@ -444,7 +444,7 @@ def materialise_model(
             with lake.storage.open_read(key) as handle:
                 rows = pq.ParquetFile(handle).metadata.num_rows
             size = lake.storage.size(key)
-            return PartitionedWrite(path=lake.storage.uri(key), rows=rows, bytes=size, skipped=True)
+            return MartBuild(path=lake.storage.uri(key), rows=rows, bytes=size, skipped=True)
         key = lake.model_key(model.name)
         _remove_partition_files(lake, model.name)
         with lake.storage.atomic_write(key) as temp:

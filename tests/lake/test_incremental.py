@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.lake import Lake, ModelError, build_model, discover_models
-from pipelines.lake.incremental import STATE_FILE, PartitionedWrite
+from pipelines.lake.incremental import STATE_FILE, MartBuild
 from tests.lake.conftest import DEVICES, USAGE, usage_frame
 
 TABLES = ("usage", "devices")
@@ -50,7 +50,7 @@ def sql_dir(root: Path, rolling: str = ROLLING) -> Path:
     return root
 
 
-def build(lake: Lake, models: list, full_refresh: bool = False) -> dict[str, PartitionedWrite]:
+def build(lake: Lake, models: list, full_refresh: bool = False) -> dict[str, MartBuild]:
     return {
         m.name: build_model(lake, m, [USAGE, DEVICES], models, full_refresh=full_refresh)
         for m in models

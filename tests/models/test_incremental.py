@@ -15,7 +15,7 @@ from assets import billing, inventory, traffic
 from assets.models import MODELS
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake, build_model
-from pipelines.lake.incremental import STATE_FILE, PartitionedWrite
+from pipelines.lake.incremental import STATE_FILE, MartBuild
 from pipelines.lake.spec import MODELS_FOLDER
 from sandbox.world import World
 from testkit.world_lake import (
@@ -33,7 +33,7 @@ NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 MARTS = [m for m in MODELS if m.materialised]
 
 
-def build_all(lake: Lake, full_refresh: bool = False) -> dict[str, PartitionedWrite]:
+def build_all(lake: Lake, full_refresh: bool = False) -> dict[str, MartBuild]:
     """The models job: every model in order; the marts' results by name."""
     done = {}
     for model in MODELS:
@@ -103,9 +103,9 @@ def test_incremental_builds_equal_a_full_rebuild_after_a_sequence_of_loads(
     load_billing_month(lake, world, current_start, current)
     load_billing_summaries(lake, world, days[7])
     first = build_all(lake)
-    assert all(r.full for r in first.values() if isinstance(r, PartitionedWrite) and not r.skipped)
+    assert all(r.full for r in first.values() if isinstance(r, MartBuild) and not r.skipped)
 
-    def step(load: Callable[[], None]) -> dict[str, PartitionedWrite]:
+    def step(load: Callable[[], None]) -> dict[str, MartBuild]:
         load()
         results = build_all(lake)
         assert_equals_full_rebuild(lake, scratch)
