@@ -212,3 +212,38 @@ def test_an_untouched_partition_file_is_not_rewritten(world: World, tmp_path: Pa
     # Nothing loaded since: nothing is rewritten at all.
     build_all(lake)
     assert {p: stamp(p) for p in folder.rglob("*.parquet")} == after
+
+
+def test_models_job_full_refresh_reaches_every_model_step() -> None:
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("models_job")
+    default = dg.validate_run_config(job, {})["ops"]
+    full = dg.validate_run_config(job, {"full_refresh": True})["ops"]
+    assert {m.name for m in MODELS} <= set(full)
+    assert all(full[m.name]["config"] == {"full_refresh": True} for m in MODELS)
+    assert all(default[m.name]["config"] == {"full_refresh": False} for m in MODELS)
+
+
+def test_models_command_builds_incrementally_and_fully_on_request(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    lake = Lake(tmp_path / "lake")
+    days = closed_days(world, 2)
+    load_snapshot(lake, world, days[0])
+    for day in days:
+        load_traffic_day(lake, world, day)
+    where = ["--lake", str(tmp_path / "lake"), "--catalog", str(tmp_path / "soracom.duckdb")]
+    assert main(["models", *where]) == 0
+    assert main(["models", *where]) == 0
+    second = capsys.readouterr().out.split("catalog ")[1]
+    assert "sim_daily_usage: " in second and "nothing it reads changed" in second
+    assert main(["models", *where, "--full-refresh"]) == 0
+    full = capsys.readouterr().out
+    assert "sim_daily_usage: " in full and "full rebuild: 0 partition(s) written, 2 recomputed" in full
+    assert main(["models", "--lake", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
