@@ -2,8 +2,10 @@
 
 `discover_models` runs when this module is imported, so a model that names an unknown table (or
 has no description, or forms a cycle) fails definition loading with a message naming the file
-and the table. A mart's asset materialises it to `<lake>/_models/<name>/part-0.parquet` (atomic,
-rows sorted by its grain, so a re-run gives the same file contents). A staging model is a view:
+and the table. A mart's asset materialises it under `<lake>/_models/<name>/` (atomic, rows sorted
+by its grain, so a re-run gives the same file contents): one file per day or month for marts over
+time, of which only the partitions whose inputs changed are rebuilt (run config `full_refresh`:
+all; see sql/README.md "Incremental builds"). A staging model is a view:
 its asset only checks that the SQL binds over the lake (no scan, no file) and stays an asset so
 the lineage tables -> staging -> marts shows in the UI and its checks run against the view; marts
 inline it when they are built. The catalog, which depends on every model, exposes them as views.

@@ -7,8 +7,9 @@ Staging models are views, never files: a mart build inlines the staging models i
 or through other staging models) as CTEs of its query (`mart_query`), so DuckDB plans the whole
 chain as one query and pushes filters and projections down to the Parquet scans; the catalog
 publishes them as views. Marts are materialised to `<lake>/_models/<name>/part-0.parquet`, sorted
-by their declared grain. Seeds (`sql/seeds/*.csv`, editable mappings) are staging views of their
-rows (`seed_model`).
+by their declared grain, or, with a `-- partitioned by:` header, one file per day or month rebuilt
+incrementally (`pipelines.lake.incremental`). Seeds (`sql/seeds/*.csv`, editable mappings) are
+staging views of their rows (`seed_model`).
 """
 
 from __future__ import annotations
