@@ -162,7 +162,9 @@ def _write_if_changed(lake: Lake, table: pa.Table, key: str) -> bool:
     """Write `table` to `key` as Parquet unless the file there already has exactly these bytes."""
     try:
         with lake.storage.atomic_write(key) as temp:
-            pq.write_table(table, temp, compression=COMPRESSION)
+            # No dictionary pages: a day's few thousand rows write ~1.5x faster and smaller without
+            # them (zstd finds the repeats); measured on sim_daily_traffic_by_type's 365 days.
+            pq.write_table(table, temp, compression=COMPRESSION, use_dictionary=False)
             if _same_bytes(lake, key, temp):
                 raise _Unchanged
     except _Unchanged:
