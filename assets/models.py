@@ -2,8 +2,10 @@
 
 `discover_models` runs when this module is imported, so a model that names an unknown table (or
 has no description, or forms a cycle) fails definition loading with a message naming the file
-and the table. A mart's asset materialises it to `<lake>/_models/<name>/part-0.parquet` (atomic,
-rows sorted by its grain, so a re-run gives the same file contents). A staging model is a view:
+and the table. A mart's asset materialises it under `<lake>/_models/<name>/` (atomic, rows sorted
+by its grain, so a re-run gives the same file contents): one file per day or month for marts over
+time, of which only the partitions whose inputs changed are rebuilt (run config `full_refresh`:
+all; see sql/README.md "Incremental builds"). A staging model is a view:
 its asset only checks that the SQL binds over the lake (no scan, no file) and stays an asset so
 the lineage tables -> staging -> marts shows in the UI and its checks run against the view; marts
 inline it when they are built. The catalog, which depends on every model, exposes them as views.
@@ -27,7 +29,17 @@ from assets.check_rules import (
 from assets.describe import OWNERS, column_schema, sql_file_reference
 from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
-from pipelines.lake import Lake, ModelError, SqlModel, ViewResult, build_model, create_views, discover_models
+from pipelines.lake import (
+    Lake,
+    ModelError,
+    SqlModel,
+    ViewResult,
+    WriteResult,
+    build_model,
+    create_views,
+    discover_models,
+)
+from pipelines.lake.incremental import MartBuild
 from pipelines.lake.views import quote_identifier
 from pipelines.packaged import sql_dir
 
@@ -45,6 +57,18 @@ FOLLOW_THE_LOADS = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("after what it reads changed")
+
+
+class ModelBuildConfig(dg.Config):
+    """Run config of a model's step (set for every mart at once by the models_job's
+    `full_refresh`, `models_job_config`)."""
+
+    full_refresh: bool = False  # rebuild every partition, not only those whose inputs changed
+
+
+def models_job_config(full_refresh: bool) -> dict[str, object]:
+    """The steps' run config that the models_job's top-level `full_refresh` stands for."""
+    return {"ops": {m.name: {"config": {"full_refresh": full_refresh}} for m in MODELS}}
 
 
 def _group(model: SqlModel) -> str:
@@ -154,9 +178,11 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
             "depends_on": dg.MetadataValue.json(list(model.depends_on)),
         },
     )
-    def _model(context: AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _model(
+        context: AssetExecutionContext, config: ModelBuildConfig, lake: LakeResource
+    ) -> dg.MaterializeResult:
         the_lake = lake.lake()
-        built = build_model(the_lake, model, TABLE_SPECS, models)
+        built = build_model(the_lake, model, TABLE_SPECS, models, full_refresh=config.full_refresh)
         results = _check_results(context, the_lake, model, checks)
         schema = {"dagster/column_schema": column_schema(_columns(the_lake, model))}
         if isinstance(built, ViewResult):
@@ -165,10 +191,11 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
                 metadata={"view_columns": dg.MetadataValue.json(list(built.columns)), **schema},
                 check_results=results,
             )
-        context.log.info(f"model {model.name}: {built.rows} rows -> {built.path}")
+        context.log.info(f"model {model.name}: {built.rows} rows -> {built.path} ({build_summary(built)})")
         return dg.MaterializeResult(
             check_results=results,
             metadata={
+                "build": build_summary(built),
                 "rows": dg.MetadataValue.int(built.rows),
                 "bytes": dg.MetadataValue.int(built.bytes),
                 "path": dg.MetadataValue.path(built.path),
@@ -178,6 +205,21 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         )
 
     return _model
+
+
+def build_summary(built: WriteResult) -> str:
+    """What a mart's build did, for its log line and metadata."""
+    if not isinstance(built, MartBuild):
+        return "rebuilt"
+    if built.skipped:
+        return "unchanged: nothing it reads changed since its last build"
+    if not built.written and not built.unchanged and not built.deleted:
+        return "full rebuild" if built.full else "rebuilt"
+    kind = "full rebuild" if built.full else "incremental"
+    return (
+        f"{kind}: {len(built.written)} partition(s) written, {len(built.unchanged)} recomputed with the "
+        f"same bytes, {len(built.deleted)} removed"
+    )
 
 
 MODEL_ASSETS: list[dg.AssetsDefinition] = [model_asset(model) for model in MODELS]

@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("sandbox.cli", "serve the local Soracom API sandbox"),
     "demo": ("pipelines.demo", "run the whole pipeline against a fresh sandbox and print a summary"),
     "report": ("pipelines.report", "print a usage and cost report from the DuckDB catalog"),
+    "models": (
+        "pipelines.models_cli",
+        "build the SQL models over the lake (only changed partitions; --full-refresh: all)",
+    ),
     "catalog": (
         "pipelines.catalog_cli",
         "rebuild the DuckDB catalog over a lake, or print Trino/Athena/Spark DDL",

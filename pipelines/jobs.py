@@ -13,7 +13,7 @@ import dagster as dg
 
 from assets.catalog import catalog
 from assets.checks import RETENTION_CHECKS
-from assets.models import MODEL_KEYS
+from assets.models import MODEL_KEYS, models_job_config
 from assets.tables import assets_of_job
 
 DAILY_ASSETS = assets_of_job("daily")
@@ -81,11 +81,29 @@ catalog_job = dg.define_asset_job(
     executor_def=IO_EXECUTOR,
 )
 
+
+def _models_run_config(config: dict) -> dict:
+    """`full_refresh: true` -> every model step's config; execution and loggers pass through."""
+    passed = {k: config[k] for k in ("execution", "loggers") if k in config}
+    return {**models_job_config(config["full_refresh"]), **passed}
+
+
 models_job = dg.define_asset_job(
     "models_job",
     selection=dg.AssetSelection.assets(*MODEL_KEYS, catalog),
-    description="Check the staging views bind, rebuild every mart from the lake, then the catalog.",
+    description="Check the staging views bind, rebuild the marts' partitions whose inputs changed "
+    "(run config `full_refresh: true`: all of them), then the catalog.",
     tags={RUN_KIND_TAG: "models"},
+    config=dg.ConfigMapping(
+        config_fn=_models_run_config,
+        config_schema={
+            "full_refresh": dg.Field(
+                bool, default_value=False, description="Rebuild every partition of every mart."
+            ),
+            "execution": dg.Field(dg.Permissive(), is_required=False),
+            "loggers": dg.Field(dg.Permissive(), is_required=False),
+        },
+    ),
 )
 
 # The job of each `Source.job` kind (assets/source.py): every kind has exactly one.

@@ -1,8 +1,9 @@
 """`Lake`: Hive-partitioned Parquet tables under one root, one file per partition.
 
 Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` for tables and
-`<root>/_models/<model>/part-0.parquet` for materialised SQL models. A partition is written
-whole and atomically; writing it again replaces it.
+`<root>/_models/<model>/*.parquet` for materialised SQL models (`part-0.parquet`, or one file per
+day or month of a partitioned mart). A partition is written whole and atomically; writing it
+again replaces it.
 """
 
 from __future__ import annotations

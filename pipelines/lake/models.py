@@ -7,8 +7,9 @@ Staging models are views, never files: a mart build inlines the staging models i
 or through other staging models) as CTEs of its query (`mart_query`), so DuckDB plans the whole
 chain as one query and pushes filters and projections down to the Parquet scans; the catalog
 publishes them as views. Marts are materialised to `<lake>/_models/<name>/part-0.parquet`, sorted
-by their declared grain. Seeds (`sql/seeds/*.csv`, editable mappings) are staging views of their
-rows (`seed_model`).
+by their declared grain, or, with a `-- partitioned by:` header, one file per day or month rebuilt
+incrementally (`pipelines.lake.incremental`). Seeds (`sql/seeds/*.csv`, editable mappings) are
+staging views of their rows (`seed_model`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ from sqlglot.errors import SqlglotError
 
 from pipelines.lake.errors import ModelError
 from pipelines.lake.health import unreadable_files
+from pipelines.lake.incremental import (
+    Input,
+    MartBuild,
+    build_partitioned,
+    observe,
+    record_build,
+    unchanged_since_last_build,
+)
 from pipelines.lake.lake import Lake, WriteResult
-from pipelines.lake.spec import TableSpec
+from pipelines.lake.partitioning import Partitioning, parse_partitioning
+from pipelines.lake.spec import MODELS_FOLDER, TableSpec
 from pipelines.lake.views import model_view_sql, quote_identifier, quote_literal, table_view_sql
 
 LAYERS = ("staging", "marts")
@@ -78,6 +88,11 @@ class SqlModel:
                 columns = (c.strip() for c in match.group(2).split(","))
                 found[match.group(1).lower()] = tuple(c for c in columns if c)
         return found
+
+    @property
+    def partitioning(self) -> Partitioning | None:
+        """How a mart is split into day or month files (`-- partitioned by:`), else None."""
+        return parse_partitioning(self.path, self.sql) if self.materialised else None
 
     @property
     def grain(self) -> tuple[str, ...]:
@@ -205,7 +220,58 @@ def discover_models(sql_dir: str | os.PathLike[str], known_tables: Iterable[str]
                 )
             if model.layer == "staging" and by_name.get(dependency, model).layer == "marts":
                 raise ModelError(f"{model.path}: a staging model may not read the mart {dependency!r}")
+    for model in found:
+        _check_partitioning(model, by_name)
     return _dependency_order(found, by_name)
+
+
+def _check_partitioning(model: SqlModel, by_name: dict[str, SqlModel]) -> None:
+    """A partitioned mart's header names its own key column, inputs it reads and staging dimensions."""
+    if model.layer != "marts":
+        if parse_partitioning(model.path, model.sql) is not None:
+            raise ModelError(f"{model.path}: only marts are partitioned; remove `-- partitioned by:`")
+        return
+    part = model.partitioning
+    if part is None:
+        return
+    if part.column not in model.grain or part.column not in model.annotations.get("not null", ()):
+        raise ModelError(
+            f"{model.path}: the partition column {part.column!r} must be in `-- grain:` and `-- not null:`"
+        )
+    dims = {d.name for d in part.dimensions}
+    for name in dims:
+        if by_name.get(name) is None or by_name[name].materialised:
+            raise ModelError(f"{model.path}: dimension {name!r} is not a staging model")
+    reads = _reads(model.depends_on, by_name, stop=dims)
+    behind_dims = _reads(dims, by_name, stop=set())
+    for declared in part.inputs:
+        upstream = by_name.get(declared.name)
+        if declared.name not in reads or (upstream is not None and not upstream.materialised):
+            raise ModelError(
+                f"{model.path}: partition input {declared.name!r} is not a table or mart the model reads "
+                "(outside its dimensions)"
+            )
+        if declared.name in behind_dims:
+            raise ModelError(
+                f"{model.path}: {declared.name!r} is read by a dimension too; a dimension is read whole"
+            )
+        if upstream is not None and upstream.partitioning is None:
+            raise ModelError(f"{model.path}: partition input {declared.name!r} is a mart without partitions")
+
+
+def _reads(names: Iterable[str], models: dict[str, SqlModel], stop: set[str]) -> set[str]:
+    """`names` plus what their staging models read, transitively, not looking into `stop` or marts."""
+    found: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        model = models.get(name)
+        if model is not None and not model.materialised and name not in stop:
+            pending.extend(model.depends_on)
+    return found
 
 
 def _dependency_order(found: list[SqlModel], by_name: dict[str, SqlModel]) -> list[SqlModel]:
@@ -306,12 +372,14 @@ def build_model(
     specs: Iterable[TableSpec],
     models: Iterable[SqlModel],
     con: duckdb.DuckDBPyConnection | None = None,
+    full_refresh: bool = False,
 ) -> WriteResult | ViewResult:
-    """What the models job does with one model: a mart is materialised (`materialise_model`); a
-    staging model is only checked to bind over the lake as it is now (cheap: nothing is scanned),
-    so a broken staging file fails its own asset, naming the file, before any mart reads it."""
+    """What the models job does with one model: a mart is materialised (`materialise_model`,
+    incrementally unless `full_refresh`); a staging model is only checked to bind over the lake
+    as it is now (cheap: nothing is scanned), so a broken staging file fails its own asset, naming
+    the file, before any mart reads it."""
     if model.materialised:
-        return materialise_model(lake, model, specs, models, con)
+        return materialise_model(lake, model, specs, models, con, full_refresh)
     with _connection(con) as connection:
         create_views(connection, lake, [model.name], specs, models)
         relation = connection.table(model.name)
@@ -324,9 +392,13 @@ def materialise_model(
     specs: Iterable[TableSpec],
     models: Iterable[SqlModel],
     con: duckdb.DuckDBPyConnection | None = None,
+    full_refresh: bool = False,
 ) -> WriteResult:
     """Run the mart `model` in DuckDB over its upstreams and write its rows, sorted by its grain
-    (`ORDER BY ALL` if it declares none), to `<lake>/_models/<name>/part-0.parquet` atomically.
+    (`ORDER BY ALL` if it declares none), to `<lake>/_models/<name>/part-0.parquet` atomically;
+    a partitioned mart (`-- partitioned by:`) to one file per day or month, rebuilding only the
+    partitions its changed inputs reach (`pipelines.lake.incremental`) unless `full_refresh`.
+    An unpartitioned mart none of whose inputs changed since its last build is left as it is.
 
     Upstream marts must be materialised first; staging models are inlined (`mart_query`). The
     grain is unique (its asset check), so the sort is total and a re-run writes the same rows in
@@ -339,11 +411,43 @@ def materialise_model(
             "into the marts that read it; only marts are materialised (use build_model)"
         )
     models, specs = list(models), list(specs)
+    part = model.partitioning
+    inputs, whole = _inputs(model, models, specs)
+    definition = "\n".join((mart_query(model, models), part.header if part else ""))
     with _connection(con) as connection:
         # The TEMP views bind every staging model of the chain first, so an error in one names its
         # file; the query below then inlines the chain as CTEs, which shadow those views.
         create_views(connection, lake, model.depends_on, specs, models)
+        observed = observe(lake, connection, definition, part, inputs, whole)
+        if part is not None:
+            order = (part.column, *(c for c in model.grain if c != part.column))
+
+            def query_for(where: str | None) -> str:
+                return mart_query(model, models, order=order, where=where)
+
+            try:
+                return build_partitioned(
+                    lake,
+                    connection,
+                    model.name,
+                    part,
+                    model.grain,
+                    query_for,
+                    observed,
+                    inputs,
+                    full_refresh,
+                    source=str(model.path),
+                )
+            except duckdb.Error as error:
+                raise _model_failed(lake, model, error, specs, models) from error
+        if not full_refresh and unchanged_since_last_build(lake, model.name, observed):
+            key = lake.model_key(model.name)
+            with lake.storage.open_read(key) as handle:
+                rows = pq.ParquetFile(handle).metadata.num_rows
+            size = lake.storage.size(key)
+            return MartBuild(path=lake.storage.uri(key), rows=rows, bytes=size, skipped=True)
         key = lake.model_key(model.name)
+        _remove_partition_files(lake, model.name)
         with lake.storage.atomic_write(key) as temp:
             query = mart_query(model, models)
             try:
@@ -352,9 +456,40 @@ def materialise_model(
                 )
             except duckdb.Error as error:
                 raise _model_failed(lake, model, error, specs, models) from error
+        record_build(lake, model.name, observed)
     with lake.storage.open_read(key) as handle:
         rows = pq.ParquetFile(handle).metadata.num_rows
     return WriteResult(path=lake.storage.uri(key), rows=rows, bytes=lake.storage.size(key))
+
+
+def _remove_partition_files(lake: Lake, name: str) -> None:
+    """A mart that was partitioned before keeps only its one file."""
+    for key in lake.storage.list_files(f"{MODELS_FOLDER}/{name}"):
+        file_name = key.rsplit("/", 1)[-1]
+        if file_name.endswith(".parquet") and "=" in file_name:
+            lake.storage.delete(key)
+
+
+def _inputs(
+    model: SqlModel, models: list[SqlModel], specs: list[TableSpec]
+) -> tuple[list[Input], list[Input]]:
+    """The mart's partition inputs and its whole inputs (every other table or mart it reads,
+    looking through staging models but not into its dimensions)."""
+    by_name = {m.name: m for m in models}
+    specs_by_name = {s.name: s for s in specs}
+    part = model.partitioning
+    dims = {d.name for d in part.dimensions} if part else set()
+    declared = {d.name for d in part.inputs} if part else set()
+    reads = _reads(model.depends_on, by_name, stop=dims)
+    sources = sorted(n for n in reads if n in specs_by_name or (n in by_name and by_name[n].materialised))
+    for name in declared:
+        if name not in by_name and name in specs_by_name:
+            column = next(d.column for d in part.inputs if d.name == name)
+            if column not in specs_by_name[name].partition_by:
+                raise ModelError(f"{model.path}: table {name!r} is not partitioned by {column!r}")
+    inputs = [Input(n, specs_by_name.get(n)) for n in sources if n in declared]
+    whole = [Input(n, specs_by_name.get(n)) for n in sources if n not in declared]
+    return inputs, whole
 
 
 def _model_failed(
@@ -373,9 +508,15 @@ def _model_failed(
     )
 
 
-def mart_query(model: SqlModel, models: Iterable[SqlModel]) -> str:
+def mart_query(
+    model: SqlModel,
+    models: Iterable[SqlModel],
+    order: Iterable[str] | None = None,
+    where: str | None = None,
+) -> str:
     """The mart's SELECT with the staging models it reads (directly or through other staging
-    models) inlined as CTEs, sorted by its grain (`ORDER BY ALL` if it declares none).
+    models) inlined as CTEs, sorted by its grain (`ORDER BY ALL` if it declares none) or `order`,
+    and filtered by the SQL condition `where` (a partitioned build: the partitions it rebuilds).
 
     DuckDB then plans the mart and its staging chain as one query. A staging model named more than
     once in that query's text is `MATERIALIZED`: computed once (its de-duplication, say) instead
@@ -390,8 +531,9 @@ def mart_query(model: SqlModel, models: Iterable[SqlModel]) -> str:
         f"{quote_identifier(m.name)} AS {'MATERIALIZED ' if reads[m.name] > 1 else ''}(\n{m.select_sql}\n)"
         for m in chain
     )
-    order = ", ".join(quote_identifier(c) for c in model.grain) or "ALL"
-    body = f"SELECT * FROM (\n{model.select_sql}\n) ORDER BY {order}"
+    sort = ", ".join(quote_identifier(c) for c in (model.grain if order is None else order)) or "ALL"
+    condition = f" WHERE {where}" if where else ""
+    body = f"SELECT * FROM (\n{model.select_sql}\n){condition} ORDER BY {sort}"
     return f"WITH {ctes}\n{body}" if ctes else body
 
 

@@ -93,6 +93,18 @@ class FsspecStorage:
         # One GET of the whole object: one version, whatever a writer does meanwhile.
         return io.BytesIO(self.fs.cat_file(self.path(key)))
 
+    def stamps(self, key: str) -> dict[str, str]:
+        base = self.base + "/"
+        found = {}
+        for name, info in self.fs.find(self.path(key), detail=True).items():
+            etag = info.get("ETag") or info.get("etag") or info.get("md5") or info.get("LastModified")
+            found[str(name).removeprefix(base)] = f"{info.get('size')}:{etag}"
+        return found
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.path(key))
+
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let DuckDB read `protocol://` globs through this file system (no httpfs needed here)."""
         names = self.fs.protocol if isinstance(self.fs.protocol, tuple | list) else (self.fs.protocol,)

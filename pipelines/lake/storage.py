@@ -52,6 +52,15 @@ class Storage(Protocol):
         """One handle on one version of `key`: a read through it cannot mix old and new versions."""
         ...
 
+    def stamps(self, key: str) -> dict[str, str]:
+        """Every file under the folder `key` -> a stamp that changes whenever the file is written
+        again (size, modification time and inode locally; ETag and size on an object store)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the file `key` (no error when it is already gone)."""
+        ...
+
     def atomic_write(self, key: str) -> contextlib.AbstractContextManager[str]:
         """Yield a local temp path for the writer to create; publish it at `key` on a clean exit."""
         ...
@@ -162,6 +171,18 @@ class LocalStorage:
 
     def open_read(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")  # the caller closes it
+
+    def stamps(self, key: str) -> dict[str, str]:
+        found = {}
+        for name in self.list_files(key):
+            with contextlib.suppress(FileNotFoundError):
+                stat = self.path(name).stat()
+                found[name] = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+        return found
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(key).unlink()
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Local files need nothing: DuckDB reads them itself."""

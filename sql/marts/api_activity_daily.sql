@@ -1,6 +1,8 @@
 -- API calls per UTC day, user, API and status code, with failed authentications
 -- grain: coverage, date, user_name, api_kind, status_code
 -- not null: coverage, date, calls
+-- partitioned by: day(date)
+-- partition inputs: api_audit_logs(date)
 -- status_code is NULL where the log entry does not carry one (Soracom's schema spelling omits it),
 -- so failed_auths counts only auth calls whose status is logged as 4xx/5xx.
 SELECT

@@ -1,6 +1,9 @@
 -- Per coverage and billing month: billing CSV total vs monthly bill vs sum of daily bills, with the differences
 -- grain: coverage, year_month
 -- not null: coverage, month, year_month
+-- partitioned by: month(year_month)
+-- partition inputs: billing_items(month), bills(month), daily_bills(month)
+-- dimensions: stg_sim_imsis, stg_billing_summaries(coverage, year_month, summary, bill_item_name, bill_item_category)
 -- Daily bills hold only usage-based charges, so they are compared with the CSV's daily lines (those
 -- with a date), and the CSV total with the monthly bill. reconciled: both differences within the
 -- tolerance of report_params (1 currency unit by default); NULL when a source is missing.

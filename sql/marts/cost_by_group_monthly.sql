@@ -1,6 +1,9 @@
 -- Per SIM group and billing month: SIMs billed, cost by bill item, total, data volume; rows sum to the billing CSV
 -- grain: coverage, year_month, group_id, group_name
--- not null: coverage, month, group_name, total_amount
+-- not null: coverage, month, year_month, group_name, total_amount
+-- partitioned by: month(year_month)
+-- partition inputs: sim_monthly_cost(year_month), billing_items(month), bills(month)
+-- dimensions: stg_sim_imsis, stg_billing_summaries(coverage, year_month, summary, bill_item_name, bill_item_category)
 -- Groups are the SIMs' current groups (latest snapshot). SIMs without a group are '(no group)';
 -- lines without an IMSI (VPG fees, discounts) are '(not a SIM)', so a month's rows add up to its CSV.
 WITH per_sim AS (

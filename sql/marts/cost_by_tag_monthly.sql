@@ -1,6 +1,9 @@
 -- Per tag key, tag value and billing month: SIMs billed, cost and data volume (every tag key of the SIMs)
 -- grain: coverage, year_month, tag_key, tag_value
--- not null: coverage, month, tag_key, total_amount
+-- not null: coverage, month, year_month, tag_key, total_amount
+-- partitioned by: month(year_month)
+-- partition inputs: sim_monthly_cost(year_month)
+-- dimensions: stg_sims(coverage, sim_id, tags)
 -- Tags are the SIMs' current tags (latest snapshot). For each tag key, every billed SIM appears
 -- once: under its value, or under tag_value NULL when it lacks the key, so each key's rows add up
 -- to the month's SIM cost (lines without an IMSI are not included).

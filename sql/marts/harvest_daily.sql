@@ -1,6 +1,9 @@
 -- Harvest Data entries and bytes per resource and UTC day (bytes: the stored content's UTF-8 length)
 -- grain: coverage, date, resource_type, resource_id
 -- not null: coverage, date, resource_type, resource_id, entries
+-- partitioned by: day(date)
+-- partition inputs: harvest_entries(date)
+-- dimensions: stg_sim_imsis
 SELECT
     coverage,
     date,

@@ -1,6 +1,8 @@
 -- Per coverage and billing month: bill, data volume, active SIMs and cost per active SIM
 -- grain: coverage, year_month
 -- not null: coverage, month, year_month
+-- partitioned by: month(year_month)
+-- partition inputs: billing_reconciliation(year_month), sim_monthly_cost(year_month)
 -- bill_amount is the monthly bill (the preliminary running total for the open month), else the
 -- billing CSV total. data_bytes is the billed data volume; active SIMs are SIMs billed for data
 -- in the month; billed SIMs are SIMs with any charge.

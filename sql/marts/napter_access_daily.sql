@@ -1,6 +1,9 @@
 -- Napter remote access per SIM and UTC day: connections, accesses, connected, denied and refused
 -- grain: coverage, date, imsi
 -- not null: coverage, date, connections
+-- partitioned by: day(date)
+-- partition inputs: napter_audit_logs(date)
+-- dimensions: stg_sim_imsis
 SELECT
     coverage,
     date,

@@ -1,6 +1,9 @@
 -- Per SIM, UTC day and usage type (speed class on jp, subscription on g): traffic bytes and packets
 -- grain: coverage, date, sim_id, unmapped_imsi, type
 -- not null: coverage, date, type, upload_bytes, download_bytes, total_bytes
+-- partitioned by: day(date)
+-- partition inputs: air_traffic_daily(date)
+-- dimensions: stg_sim_imsis
 -- The flat companion of sim_daily_usage (one row per type instead of a MAP column, which
 -- SQLAlchemy-based BI tools hide); its rows of a SIM-day add up to that day's total_bytes there.
 -- IMSIs that no SIM snapshot knows are kept under sim_id NULL with their IMSI in unmapped_imsi.

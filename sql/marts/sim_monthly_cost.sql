@@ -1,6 +1,9 @@
 -- Per SIM and billing month: cost by bill item (basic fees, data, other), total, data volume, cost per MB
 -- grain: coverage, year_month, sim_id, unmapped_imsi
 -- not null: coverage, month, year_month, total_amount, data_bytes
+-- partitioned by: month(year_month)
+-- partition inputs: billing_items(month), bills(month)
+-- dimensions: stg_sims(coverage, sim_id, name, group_id, group_name, status, speed_class), stg_sim_imsis, stg_billing_summaries(coverage, year_month, summary, bill_item_name, bill_item_category)
 -- From the detailed billing CSV; lines without an IMSI (VPG fees, discounts) are not a SIM's and
 -- appear in cost_by_group_monthly under '(not a SIM)'. data_bytes is the billed volume (data lines
 -- are priced per byte); cost_per_mb uses 1 MB = 1,000,000 bytes. preliminary: the month's bill is

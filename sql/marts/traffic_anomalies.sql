@@ -1,6 +1,9 @@
 -- SIM-days whose traffic is far above that SIM's trailing median (rule in the file; parameters in report_params)
 -- grain: coverage, sim_id, date
 -- not null: coverage, sim_id, date, total_bytes, trailing_median, baseline_bytes
+-- partitioned by: day(date)
+-- partition inputs: sim_daily_usage(date) 0..report_params.anomaly_trailing_days
+-- dimensions: stg_sims(coverage, sim_id, name, group_id, group_name)
 -- Rule: over a dense grid of the coverage's loaded traffic days (a loaded day without traffic
 -- counts as 0 bytes), day D of a SIM is anomalous when
 --   * the trailing window (the anomaly_trailing_days days before D, default 14) holds at least

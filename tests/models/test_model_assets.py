@@ -15,6 +15,7 @@ from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS, MODELS, SQL_DIR
 from assets.resources import LakeResource
 from assets.tables import TABLE_SPECS
 from pipelines.lake import ModelError, discover_models
+from pipelines.lake.spec import MODELS_FOLDER
 from tests.models.conftest import BuiltLake, materialise_all
 
 TABLES = [s.name for s in TABLE_SPECS]
@@ -94,12 +95,17 @@ def test_catalog_runs_after_every_model() -> None:
 
 def test_rerunning_the_models_gives_byte_identical_marts(built: BuiltLake) -> None:
     marts = [m for m in MODELS if m.materialised]
-    path = {m.name: Path(built.lake.storage.uri(built.lake.model_key(m.name))) for m in marts}
-    before = {name: p.read_bytes() for name, p in path.items()}
+    folder = Path(built.lake.root) / MODELS_FOLDER
+    files = {m.name: sorted((folder / m.name).glob("*.parquet")) for m in marts}
+    before = {p: p.read_bytes() for paths in files.values() for p in paths}
     materialise_all(built.lake)
     for model in marts:
-        assert path[model.name].read_bytes() == before[model.name], model.name
-    assert pq.ParquetFile(path["sim_daily_usage"]).metadata.num_rows > 1000
+        assert sorted((folder / model.name).glob("*.parquet")) == files[model.name], model.name
+        for path in files[model.name]:
+            assert path.read_bytes() == before[path], path
+    usage_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files["sim_daily_usage"])
+    assert usage_rows > 1000
+    assert len(files["sim_daily_usage"]) > 1  # one file per day, plus the schema file
 
 
 def test_staging_models_are_views_and_marts_are_files(

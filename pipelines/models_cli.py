@@ -1,0 +1,56 @@
+"""`soracom-lake models`: build the SQL models over a lake without Dagster, as the models_job does
+(staging views checked, marts materialised in dependency order, then the catalog).
+
+    soracom-lake models [--lake URL] [--catalog PATH] [--full-refresh]
+
+Marts rebuild only the partitions whose inputs changed since their last build; `--full-refresh`
+rebuilds every partition of every mart (after editing a mart's SQL nothing more is needed: a
+changed definition rebuilds that mart fully anyway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines import settings
+from pipelines.lake import Lake, LakeError, build_catalog, build_model
+from pipelines.lake.storage import LocalStorage
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lake", help=f"lake folder or URL (s3://bucket/prefix); default ${settings.LAKE_ROOT} or data/lake"
+    )
+    parser.add_argument(
+        "--catalog", help=f"DuckDB file to rebuild afterwards; default ${settings.CATALOG_PATH}"
+    )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every partition of every mart, not only the changed ones",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported only when the command runs: the models are discovered from sql/ at import.
+    from assets.models import MODELS, build_summary
+    from assets.tables import TABLE_SPECS
+
+    root = args.lake or settings.setting(settings.LAKE_ROOT)
+    try:
+        lake = Lake(root)
+        if isinstance(lake.storage, LocalStorage) and not lake.storage.root.is_dir():
+            raise LakeError(f"the lake {lake.root} does not exist: pass --lake with the lake's folder or URL")
+        for model in MODELS:
+            built = build_model(lake, model, TABLE_SPECS, MODELS, full_refresh=args.full_refresh)
+            if model.materialised:
+                print(f"{model.name}: {built.rows:,} rows, {build_summary(built)}")
+        path = build_catalog(
+            lake, args.catalog or settings.setting(settings.CATALOG_PATH), TABLE_SPECS, MODELS
+        )
+    except LakeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"catalog {path}: views over {lake.root}")
+    return 0

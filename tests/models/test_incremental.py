@@ -1,0 +1,245 @@
+"""Incremental mart builds equal a full rebuild byte for byte, after any sequence of loads, and
+leave the files of untouched partitions alone (issue 15, part 2)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from assets import billing, inventory, traffic
+from assets.models import MODELS
+from assets.tables import TABLE_SPECS
+from pipelines.lake import Lake, build_model
+from pipelines.lake.incremental import STATE_FILE, MartBuild
+from pipelines.lake.spec import MODELS_FOLDER
+from sandbox.world import World
+from testkit.world_lake import (
+    billing_months,
+    closed_days,
+    load_audit_day,
+    load_billing_month,
+    load_billing_summaries,
+    load_session_day,
+    load_snapshot,
+    load_traffic_day,
+)
+
+NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+MARTS = [m for m in MODELS if m.materialised]
+
+
+def build_all(lake: Lake, full_refresh: bool = False) -> dict[str, MartBuild]:
+    """The models job: every model in order; the marts' results by name."""
+    done = {}
+    for model in MODELS:
+        result = build_model(lake, model, TABLE_SPECS, MODELS, full_refresh=full_refresh)
+        if model.materialised:
+            done[model.name] = result
+    return done
+
+
+def mart_files(lake: Lake) -> dict[str, bytes]:
+    """Every mart file's bytes (not the build state), by path under `_models/`."""
+    root = Path(lake.root) / MODELS_FOLDER
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*.parquet"))
+        if p.name != STATE_FILE
+    }
+
+
+def assert_equals_full_rebuild(lake: Lake, scratch: Path) -> None:
+    """Copy the lake's tables (not its marts) aside, rebuild every mart from scratch there, and
+    compare every mart file byte for byte."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(lake.root, scratch, ignore=shutil.ignore_patterns(MODELS_FOLDER))
+    fresh = Lake(scratch)
+    build_all(fresh, full_refresh=True)
+    incremental, full = mart_files(lake), mart_files(fresh)
+    assert sorted(incremental) == sorted(full)
+    differing = [name for name in full if incremental[name] != full[name]]
+    assert differing == []
+
+
+def stamp(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(seed=42, sims=24, now=NOW, coverages=("jp", "g"))
+
+
+def _rewrite(lake: Lake, spec_name: str, partition: dict[str, object], change: Callable) -> None:
+    spec = next(s for s in TABLE_SPECS if s.name == spec_name)
+    frame = lake.read(spec, partition)
+    lake.write_partition(spec, partition, change(frame).drop(list(spec.partition_by)))
+
+
+def test_incremental_builds_equal_a_full_rebuild_after_a_sequence_of_loads(
+    world: World, tmp_path: Path
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    scratch = tmp_path / "full"
+    days = closed_days(world, 10)
+    (previous_start, previous), (current_start, current) = billing_months(world, 2)
+    # Start: days 1-8 of traffic with a gap on day 5, sessions/Harvest on days 6-8, one audit day,
+    # two billing months.
+    load_snapshot(lake, world, days[-3])
+    for day in days[:8]:
+        if day != days[4]:
+            load_traffic_day(lake, world, day)
+    for day in days[5:8]:
+        load_session_day(lake, world, day)
+    load_audit_day(lake, world, days[7])
+    load_billing_month(lake, world, previous_start, previous)
+    load_billing_month(lake, world, current_start, current)
+    load_billing_summaries(lake, world, days[7])
+    first = build_all(lake)
+    assert all(r.full for r in first.values() if isinstance(r, MartBuild) and not r.skipped)
+
+    def step(load: Callable[[], None]) -> dict[str, MartBuild]:
+        load()
+        results = build_all(lake)
+        assert_equals_full_rebuild(lake, scratch)
+        return results
+
+    # A new day of everything: only that day (and the day before, for sessions) is recomputed.
+    def new_day() -> None:
+        load_traffic_day(lake, world, days[8])
+        load_session_day(lake, world, days[8])
+        load_audit_day(lake, world, days[8])
+
+    results = step(new_day)
+    usage = results["sim_daily_usage"]
+    assert not usage.full and set(usage.written) <= {days[7].date().isoformat(), days[8].date().isoformat()}
+    assert days[8].date().isoformat() in usage.written
+    assert results["sim_monthly_cost"].skipped
+
+    # A re-load of an old day with different data (traffic of day 2 doubled, one row dropped).
+    def reload_old_day() -> None:
+        _rewrite(
+            lake,
+            traffic.DAILY_SPEC.name,
+            {"date": days[1].date()},
+            lambda f: f.head(f.height - 1).with_columns(pl.col("download_bytes") * 2),
+        )
+
+    results = step(reload_old_day)
+    assert results["sim_daily_usage"].written == (days[1].date().isoformat(),)
+    # the anomaly window reaches the days after it
+    assert set(results["traffic_anomalies"].written) | set(results["traffic_anomalies"].unchanged) | set(
+        results["traffic_anomalies"].deleted
+    ) <= {(days[1] + timedelta(days=n)).date().isoformat() for n in range(15)}
+
+    # A backfill in the middle (the missing traffic day 5, session days 3-4 before the first) and,
+    # in the same loads, the previous billing month closing (its bill reloaded from a later World)
+    # with changed lines.
+    later = World(seed=42, sims=24, now=NOW + timedelta(days=6), coverages=("jp", "g"))
+
+    def backfill_and_month_closes() -> None:
+        load_traffic_day(lake, world, days[4])
+        load_session_day(lake, world, days[3])
+        load_session_day(lake, world, days[2])
+        load_billing_month(lake, later, previous_start, previous)
+        _rewrite(
+            lake,
+            billing.ITEMS_SPEC.name,
+            {"month": previous_start.strftime("%Y-%m")},
+            lambda f: f.with_columns(pl.col("amount") * 2),
+        )
+
+    results = step(backfill_and_month_closes)
+    assert not results["sim_daily_usage"].full
+    monthly = results["sim_monthly_cost"]
+    assert not monthly.full and set(monthly.written) == {previous}
+
+    # Retention removes the oldest traffic day's file.
+    def retention() -> None:
+        spec = traffic.DAILY_SPEC
+        lake.storage.delete(lake.partition_key(spec, {"date": days[0].date()}))
+
+    results = step(retention)
+    assert days[0].date().isoformat() in results["sim_daily_traffic_by_type"].deleted
+
+    # A SIM snapshot that renames a SIM: every partition naming SIMs is rebuilt.
+    def rename() -> None:
+        spec = inventory.SIMS_SPEC
+        partition = {"date": days[8].date()}
+        load_snapshot(lake, world, days[8])
+        _rewrite(lake, spec.name, partition, lambda f: f.with_columns(pl.lit("renamed").alias("name")))
+
+    results = step(rename)
+    assert results["sim_daily_usage"].full
+    assert not results["api_activity_daily"].full  # reads no SIM dimension
+
+
+def test_an_untouched_partition_file_is_not_rewritten(world: World, tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    days = closed_days(world, 4)
+    load_snapshot(lake, world, days[0])
+    for day in days[:3]:
+        load_traffic_day(lake, world, day)
+        load_session_day(lake, world, day)
+    build_all(lake)
+    folder = Path(lake.root) / MODELS_FOLDER
+    before = {p: stamp(p) for p in folder.rglob("*.parquet")}
+    old_day = folder / "sim_daily_usage" / f"date={days[0].date().isoformat()}.parquet"
+    assert old_day in before
+
+    load_traffic_day(lake, world, days[3])
+    load_session_day(lake, world, days[3])
+    results = build_all(lake)
+
+    after = {p: stamp(p) for p in folder.rglob("*.parquet")}
+    assert after[old_day] == before[old_day]
+    touched = sorted(p.relative_to(folder).as_posix() for p in after if before.get(p) != after[p])
+    new = f"date={days[3].date().isoformat()}.parquet"
+    assert f"sim_daily_usage/{new}" in touched
+    assert all(p.endswith(new) or p.startswith("idle_sims/") for p in touched), touched
+    assert results["sim_monthly_cost"].skipped
+
+    # Nothing loaded since: nothing is rewritten at all.
+    build_all(lake)
+    assert {p: stamp(p) for p in folder.rglob("*.parquet")} == after
+
+
+def test_models_job_full_refresh_reaches_every_model_step() -> None:
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("models_job")
+    default = dg.validate_run_config(job, {})["ops"]
+    full = dg.validate_run_config(job, {"full_refresh": True})["ops"]
+    assert {m.name for m in MODELS} <= set(full)
+    assert all(full[m.name]["config"] == {"full_refresh": True} for m in MODELS)
+    assert all(default[m.name]["config"] == {"full_refresh": False} for m in MODELS)
+
+
+def test_models_command_builds_incrementally_and_fully_on_request(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    lake = Lake(tmp_path / "lake")
+    days = closed_days(world, 2)
+    load_snapshot(lake, world, days[0])
+    for day in days:
+        load_traffic_day(lake, world, day)
+    where = ["--lake", str(tmp_path / "lake"), "--catalog", str(tmp_path / "soracom.duckdb")]
+    assert main(["models", *where]) == 0
+    first = capsys.readouterr().out
+    assert "sim_daily_usage: " in first and "full rebuild: 2 partition(s) written" in first
+    assert main(["models", *where, "--full-refresh"]) == 0
+    full = capsys.readouterr().out
+    assert "sim_daily_usage: " in full and "full rebuild: 0 partition(s) written, 2 recomputed" in full
+    assert main(["models", "--lake", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
