@@ -17,10 +17,23 @@ from pipelines.lake.storage import LocalStorage
 from pipelines.packaged import sql_dir
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_lake_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lake", help=f"lake folder or URL (s3://bucket/prefix); default ${settings.LAKE_ROOT} or data/lake"
     )
+
+
+def open_existing_lake(lake_arg: str | None) -> Lake:
+    """The lake `--lake` (or the setting) names; a local folder that is not there is an error, not
+    an empty lake to build an empty catalog over."""
+    lake = Lake(lake_arg or settings.setting(settings.LAKE_ROOT))
+    if isinstance(lake.storage, LocalStorage) and not lake.storage.root.is_dir():
+        raise LakeError(f"the lake {lake.root} does not exist: pass --lake with the lake's folder or URL")
+    return lake
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_lake_argument(parser)
     parser.add_argument("--catalog", help=f"DuckDB file to (re)build; default ${settings.CATALOG_PATH}")
     parser.add_argument("--ddl", choices=DIALECTS, help="print CREATE EXTERNAL TABLE statements instead")
 
@@ -28,11 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from assets.tables import TABLE_SPECS  # the Soracom tables; imported only when the command runs
 
-    root = args.lake or settings.setting(settings.LAKE_ROOT)
     try:
-        lake = Lake(root)
-        if isinstance(lake.storage, LocalStorage) and not lake.storage.root.is_dir():
-            raise LakeError(f"the lake {lake.root} does not exist: pass --lake with the lake's folder or URL")
+        lake = open_existing_lake(args.lake)
         if args.ddl:
             print(f"-- {args.ddl} external tables over {lake.root}; then run: {after_ddl_hint(args.ddl)}")
             for statement in external_table_ddl(lake, TABLE_SPECS, args.ddl):

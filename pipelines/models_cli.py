@@ -14,14 +14,12 @@ import argparse
 import sys
 
 from pipelines import settings
-from pipelines.lake import Lake, LakeError, build_catalog, build_model
-from pipelines.lake.storage import LocalStorage
+from pipelines.catalog_cli import add_lake_argument, open_existing_lake
+from pipelines.lake import LakeError, build_catalog, build_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--lake", help=f"lake folder or URL (s3://bucket/prefix); default ${settings.LAKE_ROOT} or data/lake"
-    )
+    add_lake_argument(parser)
     parser.add_argument(
         "--catalog", help=f"DuckDB file to rebuild afterwards; default ${settings.CATALOG_PATH}"
     )
@@ -37,11 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from assets.models import MODELS, build_summary
     from assets.tables import TABLE_SPECS
 
-    root = args.lake or settings.setting(settings.LAKE_ROOT)
     try:
-        lake = Lake(root)
-        if isinstance(lake.storage, LocalStorage) and not lake.storage.root.is_dir():
-            raise LakeError(f"the lake {lake.root} does not exist: pass --lake with the lake's folder or URL")
+        lake = open_existing_lake(args.lake)
         for model in MODELS:
             built = build_model(lake, model, TABLE_SPECS, MODELS, full_refresh=args.full_refresh)
             if model.materialised:

@@ -242,8 +242,8 @@ def _check_partitioning(model: SqlModel, by_name: dict[str, SqlModel]) -> None:
     for name in dims:
         if by_name.get(name) is None or by_name[name].materialised:
             raise ModelError(f"{model.path}: dimension {name!r} is not a staging model")
-    reads = _reads(model.depends_on, by_name, stop=dims)
-    behind_dims = _reads(dims, by_name, stop=set())
+    reads = _closure(model.depends_on, by_name, stop=dims)
+    behind_dims = _closure(dims, by_name)
     for declared in part.inputs:
         upstream = by_name.get(declared.name)
         if declared.name not in reads or (upstream is not None and not upstream.materialised):
@@ -257,21 +257,6 @@ def _check_partitioning(model: SqlModel, by_name: dict[str, SqlModel]) -> None:
             )
         if upstream is not None and upstream.partitioning is None:
             raise ModelError(f"{model.path}: partition input {declared.name!r} is a mart without partitions")
-
-
-def _reads(names: Iterable[str], models: dict[str, SqlModel], stop: set[str]) -> set[str]:
-    """`names` plus what their staging models read, transitively, not looking into `stop` or marts."""
-    found: set[str] = set()
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        if name in found:
-            continue
-        found.add(name)
-        model = models.get(name)
-        if model is not None and not model.materialised and name not in stop:
-            pending.extend(model.depends_on)
-    return found
 
 
 def _dependency_order(found: list[SqlModel], by_name: dict[str, SqlModel]) -> list[SqlModel]:
@@ -351,8 +336,10 @@ def create_views(
             raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
 
 
-def _closure(names: Iterable[str], models: dict[str, SqlModel]) -> set[str]:
-    """`names` plus what their staging models read, transitively (a mart is read from its file)."""
+def _closure(names: Iterable[str], models: dict[str, SqlModel], stop: Iterable[str] = ()) -> set[str]:
+    """`names` plus what their staging models read, transitively (a mart is read from its file),
+    not looking into the models in `stop`."""
+    stop = set(stop)
     needed: set[str] = set()
     pending = list(names)
     while pending:
@@ -361,7 +348,7 @@ def _closure(names: Iterable[str], models: dict[str, SqlModel]) -> set[str]:
             continue
         needed.add(name)
         model = models.get(name)
-        if model is not None and not model.materialised:
+        if model is not None and not model.materialised and name not in stop:
             pending.extend(model.depends_on)
     return needed
 
@@ -480,7 +467,7 @@ def _inputs(
     part = model.partitioning
     dims = {d.name for d in part.dimensions} if part else set()
     declared = {d.name for d in part.inputs} if part else set()
-    reads = _reads(model.depends_on, by_name, stop=dims)
+    reads = _closure(model.depends_on, by_name, stop=dims)
     sources = sorted(n for n in reads if n in specs_by_name or (n in by_name and by_name[n].materialised))
     for name in declared:
         if name not in by_name and name in specs_by_name:
