@@ -12,6 +12,7 @@ answered 500 for a whole retry budget.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -217,8 +218,13 @@ def test_rerun_replaces_partitions_without_duplicates(box: SandboxHandle, first_
         k: v for k, v in before.items() if k != "api_audit_logs"
     }
     objects = lake_objects(lake)
-    # no temp files or objects left behind, one file per partition, the same partitions (+ new hours)
-    assert all(o.endswith("/part-0.parquet") for o in objects), objects
+    # no temp files or objects left behind, one file per partition, the same partitions (+ new hours);
+    # a mart holds one file per day or month, an empty schema file and its build state
+    tables = [o for o in objects if not o.startswith("_models/")]
+    marts = [o for o in objects if o.startswith("_models/")]
+    assert tables and all(o.endswith("/part-0.parquet") for o in tables), tables
+    mart_file = re.compile(r"_models/[a-z0-9_]+/(part-0\.parquet|_state\.json|[a-z_]+=[0-9-]+\.parquet)")
+    assert marts and all(mart_file.fullmatch(o) for o in marts), marts
     assert set(objects_before) <= set(objects)
     print(f"{lake.root}: {len(objects)} partition files after the re-run ({len(objects_before)} before)")
     assert_lake_matches_world(box.world, lake, runs)
