@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +36,16 @@ if str(REPO) not in sys.path:  # `python bench/dlt_nightly.py` puts bench/ first
 import psutil  # noqa: E402
 
 from bench.load_one import SOURCES  # noqa: E402
-from bench.nightly import SCENARIOS, Deadline, SourceRun, _cpu_s, _f, _post, run_job, run_source  # noqa: E402
+from bench.nightly import (  # noqa: E402
+    SCENARIOS,
+    Deadline,
+    SourceRun,
+    _cpu_s,
+    _f,
+    _post,
+    run_job,
+    run_source,
+)
 from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
 
 
@@ -124,40 +135,103 @@ def run_dlt(
     return run
 
 
+def child_cpu_s() -> float:
+    """CPU seconds of this process's finished children: a load's process, imports included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Pair:
+    """One source loaded `rounds` times by each side, the order alternating between rounds (a
+    sandbox cache warmed by the first run, or a busy moment of a shared machine, favours neither)."""
+
+    source: str
+    ours: list[SourceRun] = field(default_factory=list)
+    dlt: list[DltRun] = field(default_factory=list)
+    ours_cpu_s: list[float] = field(default_factory=list)
+    dlt_cpu_s: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def _median(values: list[float | None]) -> float | None:
+        done = [v for v in values if v is not None]
+        return statistics.median(done) if done and len(done) == len(values) else None
+
+    @property
+    def ours_s(self) -> float | None:
+        return self._median([r.wall_s for r in self.ours])
+
+    @property
+    def dlt_s(self) -> float | None:
+        return self._median([r.wall_s for r in self.dlt])
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"ours: {r.error}" for r in self.ours if r.error] + [
+            f"dlt: {r.error}" for r in self.dlt if r.error
+        ]
+
+    @property
+    def rows_equal(self) -> bool:
+        rows = {r.rows for r in self.ours} | {r.rows.get(self.source, -1) for r in self.dlt}
+        return len(rows) == 1 and not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ours": [r.as_dict() for r in self.ours],
+            "dlt": [r.as_dict() for r in self.dlt],
+            "ours_cpu_s": self.ours_cpu_s,
+            "dlt_cpu_s": self.dlt_cpu_s,
+            "ours_median_s": self.ours_s,
+            "dlt_median_s": self.dlt_s,
+            "rows_equal": self.rows_equal,
+        }
+
+
 # --- output ----------------------------------------------------------------------------------
 
 
-def format_scenario(scenario: str, ours: list[SourceRun], dlt: list[DltRun], whole: DltRun | None) -> str:
+def _walls(runs: list[Any]) -> str:
+    return "/".join(_f(r.wall_s, 1) for r in runs)
+
+
+def format_scenario(scenario: str, pairs: list[Pair], whole: DltRun | None) -> str:
     """The side-by-side table of one scenario, its totals and (with --whole) dlt's one-run load."""
     lines = [
         f"## {scenario}: {SCENARIOS[scenario]:,} calls/min per API",
         "",
-        "| source | ours s | ours calls | ours 429s | dlt s | dlt calls | dlt 429s | rows ours | rows dlt "
-        "| rows equal | dlt/ours |",
+        "| source | ours s (median; each round) | dlt s (median; each round) | dlt/ours | ours calls "
+        "| dlt calls | ours 429s | dlt 429s | ours CPU s | dlt CPU s | rows (both sides) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for mine, theirs in zip(ours, dlt, strict=True):
-        rows_dlt = theirs.rows.get(mine.source)
-        equal = "yes" if rows_dlt == mine.rows and not (mine.error or theirs.error) else "NO"
-        ratio = theirs.wall_s / mine.wall_s if (mine.wall_s and theirs.wall_s) else None
-        errors = "; ".join(f"{who}: {e}" for who, e in (("ours", mine.error), ("dlt", theirs.error)) if e)
+    for pair in pairs:
+        ratio = pair.dlt_s / pair.ours_s if (pair.ours_s and pair.dlt_s) else None
+        mine, theirs = pair.ours[-1], pair.dlt[-1]
+        rows = f"{mine.rows:,}" if pair.rows_equal else f"DIFFER: ours {mine.rows:,}, dlt {theirs.rows}"
+        errors = f" ({'; '.join(pair.errors)})" if pair.errors else ""
+        ours_429, dlt_429 = sum(r.http_429 for r in pair.ours), sum(r.http_429 for r in pair.dlt)
         lines.append(
-            f"| {mine.source}{f' ({errors})' if errors else ''} | {_f(mine.wall_s, 2)} | {mine.calls:,} "
-            f"| {mine.http_429} | {_f(theirs.wall_s, 2)} | {theirs.calls:,} | {theirs.http_429} "
-            f"| {mine.rows:,} | {_f(rows_dlt, 0)} | {equal} | {_f(ratio, 2)} |"
+            f"| {pair.source}{errors} | {_f(pair.ours_s, 2)} ({_walls(pair.ours)}) "
+            f"| {_f(pair.dlt_s, 2)} ({_walls(pair.dlt)}) | {_f(ratio, 2)} | {mine.calls:,} "
+            f"| {theirs.calls:,} | {ours_429} | {dlt_429} "
+            f"| {_f(statistics.median(pair.ours_cpu_s), 1)} | {_f(statistics.median(pair.dlt_cpu_s), 1)} "
+            f"| {rows} |"
         )
-    if all(r.wall_s for r in ours) and all(r.wall_s for r in dlt):
-        total_ours = sum(r.wall_s or 0 for r in ours)
-        total_dlt = sum(r.wall_s or 0 for r in dlt)
+    ours_total = [p.ours_s for p in pairs]
+    dlt_total = [p.dlt_s for p in pairs]
+    if all(ours_total) and all(dlt_total):
+        ours_sum, dlt_sum = sum(v or 0 for v in ours_total), sum(v or 0 for v in dlt_total)
+        ours_429 = sum(r.http_429 for p in pairs for r in p.ours)
+        dlt_429 = sum(r.http_429 for p in pairs for r in p.dlt)
         lines += [
             "",
-            f"sum of the per-source loads: ours {total_ours:,.2f} s, {sum(r.calls for r in ours):,} calls, "
-            f"{sum(r.http_429 for r in ours)} answered 429; dlt {total_dlt:,.2f} s, "
-            f"{sum(r.calls for r in dlt):,} calls, {sum(r.http_429 for r in dlt)} answered 429; "
-            f"dlt/ours {total_dlt / total_ours:.2f}",
+            f"sum of the per-source medians: ours {ours_sum:,.2f} s, dlt {dlt_sum:,.2f} s, "
+            f"dlt/ours {dlt_sum / ours_sum:.2f}; 429s in all rounds: ours "
+            f"{ours_429}, dlt {dlt_429}",
         ]
     if whole is not None:
-        equal = all(whole.rows.get(r.source) == r.rows for r in ours)
+        equal = all(whole.rows.get(p.source) == p.ours[-1].rows for p in pairs)
         rows = "equal to ours" if equal else f"DIFFER: {whole.rows}"
         lines.append(
             f"dlt, every source in one pipeline.run: {_f(whole.wall_s, 2)} s, {whole.calls:,} calls, "
@@ -188,6 +262,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--now", default=None, help="sandbox 'now' (default: this hour, UTC)")
     parser.add_argument("--time-cap", type=float, default=7200.0, help="stop after this many seconds")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs per side and source, order alternating (median shown)"
+    )
     parser.add_argument("--whole", action="store_true", help="also dlt: every source in one pipeline.run")
     parser.add_argument("--job", action="store_true", help="also our real daily_load_job, once per scenario")
     args = parser.parse_args(argv)
@@ -199,6 +276,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--sources: unknown {sorted(unknown)}; daily sources are {', '.join(SOURCES)}")
     if args.sims < 1:
         parser.error("--sims must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
@@ -237,35 +316,43 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.update_settings(record_calls=False)  # the audit log would grow for every call
         for scenario in args.scenarios:
             sandbox.update_settings(rate_limit_per_minute=SCENARIOS[scenario])
-            ours: list[SourceRun] = []
-            dlt: list[DltRun] = []
+            pairs: list[Pair] = []
             for source in args.sources:
-                mine = run_source(
-                    sandbox,
-                    server,
-                    source=source,
-                    scenario=scenario,
-                    day=day,
-                    baseline=False,
-                    concurrency=args.concurrency,
-                    lake=root / "ours",
-                    deadline=deadline,
-                )
-                print(f"  {scenario} {source} ours: {json.dumps(mine.as_dict())}", flush=True)
-                theirs = run_dlt(
-                    sandbox,
-                    server,
-                    sources=[source],
-                    scenario=scenario,
-                    day=day,
-                    workers=args.concurrency,
-                    out=root / "dlt" / f"{scenario}-{source}",
-                    deadline=deadline,
-                )
-                print(f"  {scenario} {source} dlt: {json.dumps(theirs.as_dict())}", flush=True)
-                ours.append(mine)
-                dlt.append(theirs)
-                failed |= bool(mine.error or theirs.error) or theirs.rows.get(source) != mine.rows
+                pair = Pair(source)
+                pairs.append(pair)
+                for round_ in range(args.rounds):
+                    for side in ("ours", "dlt") if round_ % 2 == 0 else ("dlt", "ours"):
+                        cpu_before = child_cpu_s()
+                        if side == "ours":
+                            mine = run_source(
+                                sandbox,
+                                server,
+                                source=source,
+                                scenario=scenario,
+                                day=day,
+                                baseline=False,
+                                concurrency=args.concurrency,
+                                lake=root / "ours" / str(round_),
+                                deadline=deadline,
+                            )
+                            pair.ours.append(mine)
+                            pair.ours_cpu_s.append(child_cpu_s() - cpu_before)
+                            print(f"  {scenario} {source} ours: {json.dumps(mine.as_dict())}", flush=True)
+                        else:
+                            theirs = run_dlt(
+                                sandbox,
+                                server,
+                                sources=[source],
+                                scenario=scenario,
+                                day=day,
+                                workers=args.concurrency,
+                                out=root / "dlt" / f"{scenario}-{source}-{round_}",
+                                deadline=deadline,
+                            )
+                            pair.dlt.append(theirs)
+                            pair.dlt_cpu_s.append(child_cpu_s() - cpu_before)
+                            print(f"  {scenario} {source} dlt: {json.dumps(theirs.as_dict())}", flush=True)
+                failed |= not pair.rows_equal
             whole = None
             if args.whole:
                 whole = run_dlt(
@@ -280,11 +367,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(f"  {scenario} whole dlt: {json.dumps(whole.as_dict())}", flush=True)
                 failed |= bool(whole.error)
-            runs += [r.as_dict() for r in ours] + [r.as_dict() for r in dlt]
+            runs += [{"scenario": scenario, **p.as_dict()} for p in pairs]
             runs += [whole.as_dict()] if whole else []
-            print("\n" + format_scenario(scenario, ours, dlt, whole) + "\n", flush=True)
+            print("\n" + format_scenario(scenario, pairs, whole) + "\n", flush=True)
             if args.job:
-                job = run_job(sandbox, scenario, now, day, ours, root / f"job-{scenario}")
+                job = run_job(
+                    sandbox, scenario, now, day, [p.ours[-1] for p in pairs], root / f"job-{scenario}"
+                )
                 jobs.append(job)
                 failed |= bool(job.get("error"))
                 if whole is not None and whole.wall_s and job.get("wall_s"):
