@@ -265,6 +265,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=1, help="runs per side and source, order alternating (median shown)"
     )
+    parser.add_argument(
+        "--export-delay-s",
+        type=float,
+        default=None,
+        help="the sandbox's export_delay_s (how long an async export stays processing; default 0.5)",
+    )
     parser.add_argument("--whole", action="store_true", help="also dlt: every source in one pipeline.run")
     parser.add_argument("--job", action="store_true", help="also our real daily_load_job, once per scenario")
     args = parser.parse_args(argv)
@@ -314,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         server = psutil.Process(sandbox.pid)
         sandbox.update_settings(record_calls=False)  # the audit log would grow for every call
+        if args.export_delay_s is not None:
+            sandbox.update_settings(export_delay_s=args.export_delay_s)
         for scenario in args.scenarios:
             sandbox.update_settings(rate_limit_per_minute=SCENARIOS[scenario])
             pairs: list[Pair] = []
