@@ -6,12 +6,14 @@ by side on one sandbox process: same day, same latency and jitter, same rate lim
     .venv/bin/python bench/dlt_nightly.py --sims 10000 --whole --job
 
 For each scenario (generous: 60,000 calls/min per API; tight: 1,200) and each daily source,
-ours (`bench/load_one.py`: the real asset through `dagster.materialize`, a fresh process) then
-dlt's (`bench/dlt_source.py`, a fresh process), each after a reset of the sandbox's rate-limit
-windows and counters. Printed: wall time, API calls and 429s as the server counted them, rows
-of each side (they must be equal), and dlt/ours. With `--whole`, dlt also loads every source in
-one `pipeline.run` (its resources extracted concurrently); with `--job`, our real
-`daily_load_job` (`bench/daily_job.py`) runs once per scenario beside it.
+ours (`bench/load_one.py`: the real asset through `dagster.materialize`, a fresh process) and
+dlt's (`bench/dlt_source.py`, a fresh process), `--rounds` times each in alternating order, each
+after a reset of the sandbox's rate-limit windows and counters. Printed: median and per-round
+wall time, API calls and 429s as the server counted them, each side's process CPU, rows of
+each side (they must be equal in every round, else exit status 1), and dlt/ours. With
+`--whole`, dlt also loads every source in one `pipeline.run` (its resources extracted
+concurrently); with `--job`, our real `daily_load_job` (`bench/daily_job.py`) runs once per
+scenario beside it.
 """
 
 from __future__ import annotations
