@@ -1,0 +1,409 @@
+"""Our nightly load against an equivalent dlt `rest_api` pipeline (`bench/dlt_source.py`), side
+by side on one sandbox process: same day, same latency and jitter, same rate limits.
+
+    .venv/bin/pip install -e '.[bench]'     # dlt, once
+    .venv/bin/python bench/dlt_nightly.py --sims 1000
+    .venv/bin/python bench/dlt_nightly.py --sims 10000 --whole --job
+
+For each scenario (generous: 60,000 calls/min per API; tight: 1,200) and each daily source,
+ours (`bench/load_one.py`: the real asset through `dagster.materialize`, a fresh process) and
+dlt's (`bench/dlt_source.py`, a fresh process), `--rounds` times each in alternating order, each
+after a reset of the sandbox's rate-limit windows and counters. Printed: median and per-round
+wall time, API calls and 429s as the server counted them, each side's process CPU, rows of
+each side (they must be equal in every round, else exit status 1), and dlt/ours. With
+`--whole`, dlt also loads every source in one `pipeline.run` (its resources extracted
+concurrently); with `--job`, our real `daily_load_job` (`bench/daily_job.py`) runs once per
+scenario beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `python bench/dlt_nightly.py` puts bench/ first, not the repo
+    sys.path.insert(0, str(REPO))
+
+import psutil  # noqa: E402
+
+from bench.load_one import SOURCES  # noqa: E402
+from bench.nightly import (  # noqa: E402
+    SCENARIOS,
+    Deadline,
+    SourceRun,
+    _cpu_s,
+    _f,
+    _post,
+    run_job,
+    run_source,
+)
+from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
+
+
+@dataclass
+class DltRun:
+    """One dlt `pipeline.run` (one source or all) and what the sandbox saw meanwhile."""
+
+    sources: list[str]
+    scenario: str
+    wall_s: float | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    calls_by_operation: dict[str, int] = field(default_factory=dict)
+    http_429: int = 0
+    peak_rss_mb: float | None = None
+    sandbox_cpu_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def calls(self) -> int:
+        return sum(self.calls_by_operation.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "dlt",
+            "sources": self.sources,
+            "scenario": self.scenario,
+            "wall_s": self.wall_s,
+            "rows": self.rows,
+            "calls": self.calls,
+            "calls_by_operation": self.calls_by_operation,
+            "http_429": self.http_429,
+            "peak_rss_mb": self.peak_rss_mb,
+            "sandbox_cpu_s": self.sandbox_cpu_s,
+            "error": self.error,
+        }
+
+
+def run_dlt(
+    sandbox: ProcessSandbox,
+    server: psutil.Process,
+    *,
+    sources: list[str],
+    scenario: str,
+    day: str,
+    workers: int,
+    out: Path,
+    deadline: Deadline,
+) -> DltRun:
+    """Run `bench.dlt_source` in a child process, with fresh rate-limit windows and counters."""
+    run = DltRun(sources, scenario)
+    if deadline.left() < 5:
+        run.error = "skipped: time cap reached"
+        return run
+    _post(sandbox, "/_sandbox/ratelimit/reset")
+    _post(sandbox, "/_sandbox/stats/reset")
+    cpu_before = _cpu_s(server)
+    args = [
+        *(sys.executable, "-m", "bench.dlt_source", "--day", day, "--url", sandbox.url),
+        *("--auth-key-id", sandbox.credentials["authKeyId"]),
+        *("--auth-key", sandbox.credentials["authKey"]),
+        *("--out", str(out), "--workers", str(workers)),
+        *(arg for source in sources for arg in ("--source", source)),
+    ]
+    try:
+        done = subprocess.run(
+            args, cwd=REPO, capture_output=True, text=True, timeout=max(5.0, deadline.left()), check=False
+        )
+    except subprocess.TimeoutExpired:
+        run.error = "stopped: time cap reached"
+        return run
+    finally:
+        run.sandbox_cpu_s = _cpu_s(server) - cpu_before
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        run.error = f"exit {done.returncode}: " + " | ".join(tail)
+        return run
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    server_stats = sandbox.get_stats()
+    run.wall_s = result["wall_s"]
+    run.rows = {k: int(v) for k, v in result["rows"].items()}
+    run.peak_rss_mb = result["peak_rss_mb"]
+    # dlt's /auth is in its wall time (one call); ours authenticates inside `materialize` too
+    run.calls_by_operation = {
+        op: n for op, n in server_stats["calls"].items() if op not in ("auth", "generateAuthToken")
+    }
+    run.http_429 = int(server_stats["rate_limited"])
+    return run
+
+
+def child_cpu_s() -> float:
+    """CPU seconds of this process's finished children: a load's process, imports included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Pair:
+    """One source loaded `rounds` times by each side, the order alternating between rounds (a
+    sandbox cache warmed by the first run, or a busy moment of a shared machine, favours neither)."""
+
+    source: str
+    ours: list[SourceRun] = field(default_factory=list)
+    dlt: list[DltRun] = field(default_factory=list)
+    ours_cpu_s: list[float] = field(default_factory=list)
+    dlt_cpu_s: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def _median(values: list[float | None]) -> float | None:
+        done = [v for v in values if v is not None]
+        return statistics.median(done) if done and len(done) == len(values) else None
+
+    @property
+    def ours_s(self) -> float | None:
+        return self._median([r.wall_s for r in self.ours])
+
+    @property
+    def dlt_s(self) -> float | None:
+        return self._median([r.wall_s for r in self.dlt])
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"ours: {r.error}" for r in self.ours if r.error] + [
+            f"dlt: {r.error}" for r in self.dlt if r.error
+        ]
+
+    @property
+    def rows_equal(self) -> bool:
+        rows = {r.rows for r in self.ours} | {r.rows.get(self.source, -1) for r in self.dlt}
+        return len(rows) == 1 and not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ours": [r.as_dict() for r in self.ours],
+            "dlt": [r.as_dict() for r in self.dlt],
+            "ours_cpu_s": self.ours_cpu_s,
+            "dlt_cpu_s": self.dlt_cpu_s,
+            "ours_median_s": self.ours_s,
+            "dlt_median_s": self.dlt_s,
+            "rows_equal": self.rows_equal,
+        }
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def _walls(runs: list[Any]) -> str:
+    return "/".join(_f(r.wall_s, 1) for r in runs)
+
+
+def format_scenario(scenario: str, pairs: list[Pair], whole: DltRun | None) -> str:
+    """The side-by-side table of one scenario, its totals and (with --whole) dlt's one-run load."""
+    lines = [
+        f"## {scenario}: {SCENARIOS[scenario]:,} calls/min per API",
+        "",
+        "| source | ours s (median; each round) | dlt s (median; each round) | dlt/ours | ours calls "
+        "| dlt calls | ours 429s | dlt 429s | ours CPU s | dlt CPU s | rows (both sides) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for pair in pairs:
+        ratio = pair.dlt_s / pair.ours_s if (pair.ours_s and pair.dlt_s) else None
+        mine, theirs = pair.ours[-1], pair.dlt[-1]
+        rows = f"{mine.rows:,}" if pair.rows_equal else f"DIFFER: ours {mine.rows:,}, dlt {theirs.rows}"
+        errors = f" ({'; '.join(pair.errors)})" if pair.errors else ""
+        ours_429, dlt_429 = sum(r.http_429 for r in pair.ours), sum(r.http_429 for r in pair.dlt)
+        lines.append(
+            f"| {pair.source}{errors} | {_f(pair.ours_s, 2)} ({_walls(pair.ours)}) "
+            f"| {_f(pair.dlt_s, 2)} ({_walls(pair.dlt)}) | {_f(ratio, 2)} | {mine.calls:,} "
+            f"| {theirs.calls:,} | {ours_429} | {dlt_429} "
+            f"| {_f(statistics.median(pair.ours_cpu_s), 1)} | {_f(statistics.median(pair.dlt_cpu_s), 1)} "
+            f"| {rows} |"
+        )
+    ours_total = [p.ours_s for p in pairs]
+    dlt_total = [p.dlt_s for p in pairs]
+    if all(ours_total) and all(dlt_total):
+        ours_sum, dlt_sum = sum(v or 0 for v in ours_total), sum(v or 0 for v in dlt_total)
+        ours_429 = sum(r.http_429 for p in pairs for r in p.ours)
+        dlt_429 = sum(r.http_429 for p in pairs for r in p.dlt)
+        lines += [
+            "",
+            f"sum of the per-source medians: ours {ours_sum:,.2f} s, dlt {dlt_sum:,.2f} s, "
+            f"dlt/ours {dlt_sum / ours_sum:.2f}; 429s in all rounds: ours "
+            f"{ours_429}, dlt {dlt_429}",
+        ]
+    if whole is not None:
+        equal = all(whole.rows.get(p.source) == p.ours[-1].rows for p in pairs)
+        rows = "equal to ours" if equal else f"DIFFER: {whole.rows}"
+        lines.append(
+            f"dlt, every source in one pipeline.run: {_f(whole.wall_s, 2)} s, {whole.calls:,} calls, "
+            f"{whole.http_429} answered 429, rows {rows}"
+            f"{' (' + whole.error + ')' if whole.error else ''}"
+        )
+    return "\n".join(lines)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sims", type=int, default=1000, help="SIMs in the sandbox (default 1000)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--scenarios", default="generous,tight", help="comma-separated: generous, tight (default both)"
+    )
+    parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated daily sources")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="sandbox latency per call")
+    parser.add_argument("--jitter-ms", type=float, default=10.0, help="plus uniform random 0..jitter")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="our client's max_concurrency and dlt's extract workers"
+    )
+    parser.add_argument("--now", default=None, help="sandbox 'now' (default: this hour, UTC)")
+    parser.add_argument("--time-cap", type=float, default=7200.0, help="stop after this many seconds")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs per side and source, order alternating (median shown)"
+    )
+    parser.add_argument(
+        "--export-delay-s",
+        type=float,
+        default=None,
+        help="the sandbox's export_delay_s (how long an async export stays processing; default 0.5)",
+    )
+    parser.add_argument("--whole", action="store_true", help="also dlt: every source in one pipeline.run")
+    parser.add_argument("--job", action="store_true", help="also our real daily_load_job, once per scenario")
+    args = parser.parse_args(argv)
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    if unknown := set(args.scenarios) - set(SCENARIOS):
+        parser.error(f"--scenarios: unknown {sorted(unknown)}; use {', '.join(SCENARIOS)}")
+    args.sources = [s for s in args.sources.split(",") if s]
+    if unknown := set(args.sources) - set(SOURCES):
+        parser.error(f"--sources: unknown {sorted(unknown)}; daily sources are {', '.join(SOURCES)}")
+    if args.sims < 1:
+        parser.error("--sims must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    deadline = Deadline(args.time_cap)
+    now = (
+        datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        if args.now
+        else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    )
+    day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    print(
+        f"# ours vs dlt rest_api: {args.sims:,} SIMs, day {day}, sandbox now {now:%Y-%m-%dT%H:%MZ}, "
+        f"latency {args.latency_ms:g} ms + 0..{args.jitter_ms:g} ms jitter, concurrency/workers "
+        f"{args.concurrency}, {psutil.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        flush=True,
+    )
+    runs: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
+    failed = False
+    started = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-dlt-") as tmp,
+        start_sandbox_process(
+            sims=args.sims,
+            seed=args.seed,
+            now=now,
+            latency_ms=args.latency_ms,
+            jitter_ms=args.jitter_ms,
+            rate_limit_per_minute=SCENARIOS[args.scenarios[0]],
+        ) as sandbox,
+    ):
+        root = Path(tmp)
+        server = psutil.Process(sandbox.pid)
+        sandbox.update_settings(record_calls=False)  # the audit log would grow for every call
+        if args.export_delay_s is not None:
+            sandbox.update_settings(export_delay_s=args.export_delay_s)
+        for scenario in args.scenarios:
+            sandbox.update_settings(rate_limit_per_minute=SCENARIOS[scenario])
+            pairs: list[Pair] = []
+            for source in args.sources:
+                pair = Pair(source)
+                pairs.append(pair)
+                for round_ in range(args.rounds):
+                    for side in ("ours", "dlt") if round_ % 2 == 0 else ("dlt", "ours"):
+                        cpu_before = child_cpu_s()
+                        if side == "ours":
+                            mine = run_source(
+                                sandbox,
+                                server,
+                                source=source,
+                                scenario=scenario,
+                                day=day,
+                                baseline=False,
+                                concurrency=args.concurrency,
+                                lake=root / "ours" / str(round_),
+                                deadline=deadline,
+                            )
+                            pair.ours.append(mine)
+                            pair.ours_cpu_s.append(child_cpu_s() - cpu_before)
+                            print(f"  {scenario} {source} ours: {json.dumps(mine.as_dict())}", flush=True)
+                        else:
+                            theirs = run_dlt(
+                                sandbox,
+                                server,
+                                sources=[source],
+                                scenario=scenario,
+                                day=day,
+                                workers=args.concurrency,
+                                out=root / "dlt" / f"{scenario}-{source}-{round_}",
+                                deadline=deadline,
+                            )
+                            pair.dlt.append(theirs)
+                            pair.dlt_cpu_s.append(child_cpu_s() - cpu_before)
+                            print(f"  {scenario} {source} dlt: {json.dumps(theirs.as_dict())}", flush=True)
+                failed |= not pair.rows_equal
+            whole = None
+            if args.whole:
+                whole = run_dlt(
+                    sandbox,
+                    server,
+                    sources=args.sources,
+                    scenario=scenario,
+                    day=day,
+                    workers=args.concurrency,
+                    out=root / "dlt" / f"{scenario}-whole",
+                    deadline=deadline,
+                )
+                print(f"  {scenario} whole dlt: {json.dumps(whole.as_dict())}", flush=True)
+                failed |= bool(whole.error)
+            runs += [{"scenario": scenario, **p.as_dict()} for p in pairs]
+            runs += [whole.as_dict()] if whole else []
+            print("\n" + format_scenario(scenario, pairs, whole) + "\n", flush=True)
+            if args.job:
+                job = run_job(
+                    sandbox, scenario, now, day, [p.ours[-1] for p in pairs], root / f"job-{scenario}"
+                )
+                jobs.append(job)
+                failed |= bool(job.get("error"))
+                if whole is not None and whole.wall_s and job.get("wall_s"):
+                    print(
+                        f"{scenario}: our daily_load_job {job['wall_s']:,.1f} s (error_logs and checks "
+                        f"included) vs dlt's one run {whole.wall_s:,.1f} s: dlt/ours "
+                        f"{whole.wall_s / job['wall_s']:.2f}\n",
+                        flush=True,
+                    )
+        server_cpu = _cpu_s(server)
+    print(
+        f"sandbox process: {server_cpu:,.1f} s CPU in total; benchmark wall time "
+        f"{time.perf_counter() - started:,.0f} s",
+        flush=True,
+    )
+    if args.json:
+        figures = {"sims": args.sims, "day": day, "runs": runs, "jobs": jobs}
+        args.json.write_text(json.dumps(figures, indent=1))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
