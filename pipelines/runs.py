@@ -28,6 +28,7 @@ from pipelines import settings
 PID_TAG = "soracom-lake/pid"
 HOST_TAG = "soracom-lake/host"
 PROCESS_START_TAG = "soracom-lake/process-start"  # tells a reused pid from the original
+_EPOCH_TAGS_AFTER = 1e9  # seconds since boot never get there; epoch seconds did in 2001
 SLOT_WAIT_ENV = settings.BY_NAME["SORACOM_SLOT_WAIT_S"].name
 NOTICE_EVERY_S = 60.0
 UNFINISHED = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
@@ -38,7 +39,20 @@ class SlotWaitTimeout(Exception):
 
 
 def _process_start(pid: int) -> str:
-    return f"{psutil.Process(pid).create_time():.2f}"
+    # Seconds from boot to the process's start: fixed for a process's life. psutil's epoch start
+    # time adds the boot time as the wall clock now puts it, which moves when the clock is
+    # stepped; a moved value would make every live run look dead to the reaper (slots freed).
+    return f"{psutil.Process(pid).create_time() - psutil.boot_time():.2f}"
+
+
+def _same_process(pid: int, recorded: str | None) -> bool:
+    try:
+        started = float(recorded or "")
+    except ValueError:
+        return False
+    if started > _EPOCH_TAGS_AFTER:  # a tag written as epoch seconds (before 2026-12): within a second
+        return abs(psutil.Process(pid).create_time() - started) < 1.5
+    return _process_start(pid) == recorded
 
 
 def owner_tags(pid: int | None = None) -> dict[str, str]:
@@ -53,7 +67,7 @@ def process_gone(tags: dict[str, str]) -> bool:
     if PID_TAG not in tags or tags.get(HOST_TAG) != socket.gethostname():
         return False
     try:
-        return _process_start(int(tags[PID_TAG])) != tags.get(PROCESS_START_TAG)
+        return not _same_process(int(tags[PID_TAG]), tags.get(PROCESS_START_TAG))
     except (psutil.NoSuchProcess, psutil.ZombieProcess, ValueError):
         return True
 

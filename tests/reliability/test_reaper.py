@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from assets.loading import API_POOL
@@ -88,3 +89,26 @@ def test_a_reused_pid_is_not_taken_for_the_original_process() -> None:
     assert not process_gone(tags)
     assert process_gone({**tags, PROCESS_START_TAG: "1.00"})
     assert not process_gone({PID_TAG: tags[PID_TAG]})  # no host: not ours to judge
+
+
+def test_a_clock_step_does_not_make_a_live_run_look_dead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """psutil's epoch start time is boot time (from the wall clock) + time since boot: a step of the
+    clock moves it. The reaper must still see its own live process, or it frees a running load's
+    slot and two loads call the API at once."""
+    from pipelines.runs import process_gone
+
+    tags = owner_tags()
+    epoch_start = psutil.Process().create_time()
+    booted = psutil._psplatform.boot_time  # type: ignore[attr-defined]
+    monkeypatch.setattr(psutil._psplatform, "boot_time", lambda: booted() + 1.0)  # type: ignore[attr-defined]
+    assert psutil.Process().create_time() == epoch_start + 1.0  # what the reaper compared before
+    assert not process_gone(tags)
+
+
+def test_a_run_tagged_with_its_epoch_start_time_is_still_recognised() -> None:
+    """Runs tagged before the tag counted from boot carry epoch seconds."""
+    from pipelines.runs import process_gone
+
+    tags = {**owner_tags(), PROCESS_START_TAG: f"{psutil.Process().create_time():.2f}"}
+    assert not process_gone(tags)
+    assert process_gone({**tags, PROCESS_START_TAG: f"{psutil.Process().create_time() - 60:.2f}"})
