@@ -105,7 +105,9 @@ def finish(process: subprocess.Popen, timeout: float = 240) -> dict:
     out, err = process.communicate(timeout=timeout)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     assert lines, f"the load printed no RESULT line (exit {process.returncode}):\n{err[-3000:]}"
-    return json.loads(lines[-1][len("RESULT ") :])
+    result = json.loads(lines[-1][len("RESULT ") :])
+    result["stderr"] = err
+    return result
 
 
 def run_load(env: dict[str, str], root: Path, job: str, first: str, last: str | None = None) -> dict:
@@ -190,6 +192,8 @@ def test_two_runs_of_one_partition_at_once_are_serialised_and_end_right(
     second = start_load(env, tmp_path, "daily", day, tags=("dagster/backfill=manual",))
     results = [finish(first), finish(second)]
     assert all(r["success"] for r in results), [r["errors"] for r in results]
+    reaped = [line for r in results for line in r["stderr"].splitlines() if "freed the" in line]
+    assert reaped == [], reaped  # nothing died: a freed slot would be a live run taken for dead
 
     instance = dg.DagsterInstance.from_config(str(home))
     try:

@@ -40,6 +40,9 @@ def test_four_loads_of_overlapping_days_on_postgres_never_overlap_api_steps(
     loads = [start_load(env, tmp_path, "daily", a, b) for a, b in ranges]
     results = [finish(load, timeout=480) for load in loads]
     assert all(r["success"] for r in results), [r["errors"] for r in results]
+    # nothing died here: a load that freed another's slot took a live run for a dead one
+    reaped = [line for r in results for line in r["stderr"].splitlines() if "freed the" in line]
+    assert reaped == [], reaped
 
     with pg_env(postgres_url):
         instance = dg.DagsterInstance.from_config(str(home))
