@@ -149,8 +149,7 @@ async def _download(client: CoreClient, name: str, url: str, dest: Path | None =
     if url.startswith("/"):
         url = urljoin(client.endpoint + "/", url)
     shown = redact_url(url)
-    if client._download_transport is None:
-        client._download_transport = httpx.AsyncHTTPTransport(retries=0)
+    transport = client._download_pool()
     timeout = httpx.Timeout(s.timeout_s * 5, connect=s.connect_timeout_s).as_dict()
     last = ""
     budget = RetryBudget(
@@ -162,7 +161,7 @@ async def _download(client: CoreClient, name: str, url: str, dest: Path | None =
             request = httpx.Request(
                 "GET", url, headers={"User-Agent": s.user_agent}, extensions={"timeout": timeout}
             )
-            response = await client._download_transport.handle_async_request(request)
+            response = await transport.handle_async_request(request)
             try:
                 if dest is None or response.status_code != 200:
                     content = await response.aread()
