@@ -35,6 +35,7 @@ from .ratelimit import OperationLimiter, RateLimiter
 from .retry import FaultKind, RetryBudget, is_retryable_status, server_advised_wait
 from .settings import ClientSettings
 from .stats import ClientStats
+from .tls import shared_ssl_context
 
 log = logging.getLogger("pipelines.soracom")
 
@@ -170,9 +171,11 @@ class CoreClient:
             # more CPU than the request. Small pools, used in turn, keep it flat.
             shards = max(1, -(-s.max_concurrency // _CONNECTIONS_PER_SHARD))
             per_shard = -(-s.max_concurrency // shards) + 1
+            tls = shared_ssl_context()  # one CA load, not one per pool (see `tls`)
             self._shards = [
                 httpx.AsyncClient(
                     base_url=self.base_url,
+                    verify=tls,
                     timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s),
                     limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
                     headers={"User-Agent": s.user_agent, "Accept": "application/json"},
@@ -220,6 +223,12 @@ class CoreClient:
         if self._download_transport is not None:
             await self._download_transport.aclose()
         self._http = self._download_transport = None
+
+    def _download_pool(self) -> httpx.AsyncHTTPTransport:
+        """The transport for presigned downloads (no Soracom headers), opened on first use."""
+        if self._download_transport is None:
+            self._download_transport = httpx.AsyncHTTPTransport(verify=shared_ssl_context(), retries=0)
+        return self._download_transport
 
     @property
     def operator_id(self) -> str:

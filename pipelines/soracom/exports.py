@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from . import polling
 from .errors import ExportError
 from .retry import RetryBudget, is_retryable_status
 
@@ -107,7 +107,7 @@ async def _start_and_wait(
 
 async def _wait_for_file(client: CoreClient, name: str, file_id: str, started: float) -> str:
     s = client.settings
-    delay = s.export_poll_initial_s
+    delays = polling.poll_delays(s.export_poll_initial_s, s.export_poll_max_s)
     while True:
         status = await client.request_json(
             "GET",
@@ -122,14 +122,13 @@ async def _wait_for_file(client: CoreClient, name: str, file_id: str, started: f
             raise ExportError(f"{name}: export {file_id} failed on the server; start it again")
         if state not in ("processing", "exported", None):
             log.debug("%s: unexpected export status %r, still waiting", name, state)
-        waited = time.monotonic() - started
+        waited, delay = time.monotonic() - started, next(delays)
         if waited + delay > s.export_timeout_s:
             raise ExportError(
                 f"{name}: export {file_id} still {state!r} after {waited:.0f}s "
                 f"(export_timeout_s={s.export_timeout_s:g}); try again later"
             )
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-        delay = min(delay * 1.5, s.export_poll_max_s)
+        await polling.sleep_before_poll(delay)
 
 
 @overload
@@ -149,8 +148,7 @@ async def _download(client: CoreClient, name: str, url: str, dest: Path | None =
     if url.startswith("/"):
         url = urljoin(client.endpoint + "/", url)
     shown = redact_url(url)
-    if client._download_transport is None:
-        client._download_transport = httpx.AsyncHTTPTransport(retries=0)
+    transport = client._download_pool()
     timeout = httpx.Timeout(s.timeout_s * 5, connect=s.connect_timeout_s).as_dict()
     last = ""
     budget = RetryBudget(
@@ -162,7 +160,7 @@ async def _download(client: CoreClient, name: str, url: str, dest: Path | None =
             request = httpx.Request(
                 "GET", url, headers={"User-Agent": s.user_agent}, extensions={"timeout": timeout}
             )
-            response = await client._download_transport.handle_async_request(request)
+            response = await transport.handle_async_request(request)
             try:
                 if dest is None or response.status_code != 200:
                     content = await response.aread()

@@ -8,16 +8,15 @@ a presigned URL on another host (S3): it is fetched without Soracom headers, str
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import polling
 from .errors import ExportError, SoracomAPIError, SoracomError
 from .exports import _download
 from .times import to_epoch_s
@@ -123,7 +122,7 @@ async def wait_for_query(
     s = client.settings
     limit = s.export_timeout_s if timeout_s is None else timeout_s
     started = time.monotonic()
-    delay = s.export_poll_initial_s
+    delays = polling.poll_delays(s.export_poll_initial_s, s.export_poll_max_s)
     while True:
         answer = await get_query(client, query_id)
         status = answer.get("status")
@@ -136,14 +135,13 @@ async def wait_for_query(
             raise QueryError(f"query {query_id} FAILED on the server: {reason}; fix the SQL or run it again")
         if status not in WAITING:
             log.debug("query %s: unexpected status %r, still waiting", query_id, status)
-        waited = time.monotonic() - started
+        waited, delay = time.monotonic() - started, next(delays)
         if waited + delay > limit:
             raise QueryError(
                 f"query {query_id} still {status!r} after {waited:.0f}s (limit {limit:g}s, "
                 "ClientSettings.export_timeout_s); try again later or query a shorter window"
             )
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-        delay = min(delay * 1.5, s.export_poll_max_s)
+        await polling.sleep_before_poll(delay)
 
 
 async def run_query_to_file(

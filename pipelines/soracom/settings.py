@@ -33,7 +33,7 @@ class ClientSettings:
     token_refresh_fraction: float = 0.8
     rate_limit: bool = True
     rate_limit_margin_s: float = 0.05
-    export_poll_initial_s: float = 0.5
+    export_poll_initial_s: float = 0.2  # growing 1.25x per poll (see `polling`)
     export_poll_max_s: float = 10.0
     export_timeout_s: float = 1800.0
     user_agent: str = "soracom-lake/0.1 (+httpx)"
