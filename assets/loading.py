@@ -134,6 +134,7 @@ class PartitionLoad:
     path: str
     api_calls: int
     metadata: dict[str, Any]
+    key_verified: bool = False  # the write proved the primary key unique (no second scan)
 
 
 def _frame_of(
@@ -255,6 +256,7 @@ async def _load_windows(
                 path=written.path,
                 api_calls=sum(client.stats.calls for client in clients.values()) - calls_before,
                 metadata=metadata,
+                key_verified=written.key_verified,
             )
             loads.append(load)
             context.log.info(
@@ -350,7 +352,8 @@ def load_partitions(
         return spec.partition_values(lake_partition(window_for(partitions_def, key)))
 
     loaded = {one.window.key: one.rows for one in loads}
-    checks = source_check_results(context, lake.lake(), spec, partition_of, loaded)
+    verified = [one.window.key for one in loads if one.key_verified]
+    checks = source_check_results(context, lake.lake(), spec, partition_of, loaded, verified)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
