@@ -92,10 +92,12 @@ class Progress:
     def warning(self, message: str) -> None:
         self._log.warning(f"[{self.coverage}] {message}")
 
-    def every(self, done: int, total: int, step: int, what: str) -> None:
+    def every(self, done: int, total: int, step: int, what: str, growing: bool = False) -> None:
         """Log `done/total what` every `step` items and at the end; tell the live sinks always
-        (their plain lines come every `step` items, and the last one when the fetch ends)."""
-        if total and (done % step == 0 or done == total):
+        (their plain lines come every `step` items, and the last one when the fetch ends).
+        `growing`: the total may still grow (its list is still coming), so done == total is not
+        the end yet."""
+        if total and (done % step == 0 or (done == total and not growing)):
             self.info(f"{done}/{total} {what}")
         self._last = (done, total, what)
         self._report(milestone=bool(total) and done % step == 0 and done < total)
