@@ -92,10 +92,12 @@ class Progress:
     def warning(self, message: str) -> None:
         self._log.warning(f"[{self.coverage}] {message}")
 
-    def every(self, done: int, total: int, step: int, what: str) -> None:
+    def every(self, done: int, total: int, step: int, what: str, growing: bool = False) -> None:
         """Log `done/total what` every `step` items and at the end; tell the live sinks always
-        (their plain lines come every `step` items, and the last one when the fetch ends)."""
-        if total and (done % step == 0 or done == total):
+        (their plain lines come every `step` items, and the last one when the fetch ends).
+        `growing`: the total may still grow (its list is still coming), so done == total is not
+        the end yet."""
+        if total and (done % step == 0 or (done == total and not growing)):
             self.info(f"{done}/{total} {what}")
         self._last = (done, total, what)
         self._report(milestone=bool(total) and done % step == 0 and done < total)
@@ -134,6 +136,7 @@ class PartitionLoad:
     path: str
     api_calls: int
     metadata: dict[str, Any]
+    key_verified: bool = False  # the write proved the primary key unique (no second scan)
 
 
 def _frame_of(
@@ -255,6 +258,7 @@ async def _load_windows(
                 path=written.path,
                 api_calls=sum(client.stats.calls for client in clients.values()) - calls_before,
                 metadata=metadata,
+                key_verified=written.key_verified,
             )
             loads.append(load)
             context.log.info(
@@ -350,7 +354,8 @@ def load_partitions(
         return spec.partition_values(lake_partition(window_for(partitions_def, key)))
 
     loaded = {one.window.key: one.rows for one in loads}
-    checks = source_check_results(context, lake.lake(), spec, partition_of, loaded)
+    verified = [one.window.key for one in loads if one.key_verified]
+    checks = source_check_results(context, lake.lake(), spec, partition_of, loaded, verified)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 

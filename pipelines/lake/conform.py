@@ -169,6 +169,12 @@ def _key_error(spec: TableSpec, partition: Mapping[str, object], repeated: int, 
     )
 
 
+def checks_key(spec: TableSpec) -> bool:
+    """Whether a write verifies `spec`'s primary key: it checks the key columns that vary within
+    a partition, so a key made of partition columns only is left to the table's checks."""
+    return any(c not in spec.partition_by for c in spec.primary_key)
+
+
 def _check_primary_key(spec: TableSpec, partition: Mapping[str, object], table: pa.Table) -> None:
     """Within a partition, key columns must be non-null and unique ("no duplicates, ever").
 

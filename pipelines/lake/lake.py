@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.lake.conform import check_primary_key_file, conform
+from pipelines.lake.conform import check_primary_key_file, checks_key, conform
 from pipelines.lake.errors import LakeError
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
 from pipelines.lake.storage import LocalStorage, Storage, open_storage
@@ -36,11 +36,13 @@ def _parquet_options(spec: TableSpec) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Where a write landed (absolute path or URI), how many rows and bytes it holds."""
+    """Where a write landed (absolute path or URI), how many rows and bytes it holds, and whether
+    the write verified the partition's primary key (no NULL, no repeat) on what it wrote."""
 
     path: str
     rows: int
     bytes: int
+    key_verified: bool = False
 
 
 class Lake:
@@ -91,7 +93,12 @@ class Lake:
             before_replace(table.num_rows)
         with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
             pq.write_table(table, handle, **_parquet_options(spec))
-        return WriteResult(path=self.storage.uri(key), rows=table.num_rows, bytes=self.storage.size(key))
+        return WriteResult(
+            path=self.storage.uri(key),
+            rows=table.num_rows,
+            bytes=self.storage.size(key),
+            key_verified=checks_key(spec),
+        )
 
     def write_partition_batches(
         self,
@@ -119,7 +126,9 @@ class Lake:
             check_primary_key_file(spec, values, temp)
             if before_replace is not None:
                 before_replace(rows)
-        return WriteResult(path=self.storage.uri(key), rows=rows, bytes=self.storage.size(key))
+        return WriteResult(
+            path=self.storage.uri(key), rows=rows, bytes=self.storage.size(key), key_verified=checks_key(spec)
+        )
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -195,3 +195,19 @@ def test_files_0644_and_folders_0755_whatever_the_umask(tmp_path, umask):
     assert modes["deep/lake/usage/date=2024-03-01/coverage=jp/part-0.parquet"] == 0o644
     assert {m for p, m in modes.items() if os.path.isdir(tmp_path / p)} == {0o755}
     assert {m for p, m in modes.items() if os.path.isfile(tmp_path / p)} == {0o644}
+
+
+def test_a_write_says_whether_it_verified_the_primary_key(lake):
+    """The in-step `unique_key` check trusts a write only for a key it verified: one made of
+    partition columns only is not (every row of the file shares it), so it is scanned."""
+    day = dt.date(2024, 3, 1)
+    assert lake.write_partition(USAGE, {"date": day, "coverage": "jp"}, usage_frame(day)).key_verified
+    batched = lake.write_partition_batches(USAGE, {"date": day, "coverage": "g"}, [usage_frame(day)])
+    assert batched.key_verified
+    by_day = TableSpec(
+        name="by_day",
+        schema=pa.schema([("date", pa.date32()), ("n", pa.int64())]),
+        partition_by=("date",),
+        primary_key=("date",),
+    )
+    assert not lake.write_partition(by_day, {"date": day}, pa.table({"n": [1, 2]})).key_verified
