@@ -382,7 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             print("\n" + format_scenario(scenario, pairs, whole) + "\n", flush=True)
             if args.job:
                 job = run_job(
-                    sandbox, scenario, now, day, [p.ours[-1] for p in pairs], root / f"job-{scenario}"
+                    sandbox,
+                    scenario,
+                    now,
+                    day,
+                    [p.ours[-1] for p in pairs],
+                    root / f"job-{scenario}",
+                    args.concurrency,
                 )
                 jobs.append(job)
                 failed |= bool(job.get("error"))
