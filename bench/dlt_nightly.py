@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from bench.nightly import (  # noqa: E402
     _post,
     run_job,
     run_source,
+    sandbox_now_and_day,
 )
 from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
 
@@ -292,12 +293,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     deadline = Deadline(args.time_cap)
-    now = (
-        datetime.fromisoformat(args.now.replace("Z", "+00:00"))
-        if args.now
-        else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    )
-    day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    now, day = sandbox_now_and_day(args.now)
     print(
         f"# ours vs dlt rest_api: {args.sims:,} SIMs, day {day}, sandbox now {now:%Y-%m-%dT%H:%MZ}, "
         f"latency {args.latency_ms:g} ms + 0..{args.jitter_ms:g} ms jitter, concurrency/workers "

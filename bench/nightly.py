@@ -351,15 +351,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def sandbox_now_and_day(text: str | None) -> tuple[datetime, str]:
+    """The sandbox's `now` (`--now`, default this hour) and the day loaded: the one before."""
+    now = (
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if text
+        else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    )
+    return now, (now - timedelta(days=1)).strftime("%Y-%m-%d")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     deadline = Deadline(args.time_cap)
-    now = (
-        datetime.fromisoformat(args.now.replace("Z", "+00:00"))
-        if args.now
-        else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    )
-    day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    now, day = sandbox_now_and_day(args.now)
     print(
         f"# nightly load benchmark: {args.sims:,} SIMs, day {day}, sandbox now {now:%Y-%m-%dT%H:%MZ}, "
         f"latency {args.latency_ms:g} ms + 0..{args.jitter_ms:g} ms jitter, concurrency {args.concurrency}, "
