@@ -22,7 +22,6 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,9 +44,11 @@ from bench.nightly import (  # noqa: E402
     _cpu_s,
     _f,
     _post,
+    run_child,
     run_job,
     run_source,
     sandbox_now_and_day,
+    server_calls,
 )
 from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
 
@@ -112,29 +113,15 @@ def run_dlt(
         *("--out", str(out), "--workers", str(workers)),
         *(arg for source in sources for arg in ("--source", source)),
     ]
-    try:
-        done = subprocess.run(
-            args, cwd=REPO, capture_output=True, text=True, timeout=max(5.0, deadline.left()), check=False
-        )
-    except subprocess.TimeoutExpired:
-        run.error = "stopped: time cap reached"
+    result, run.error = run_child(args, deadline)
+    run.sandbox_cpu_s = _cpu_s(server) - cpu_before
+    if result is None:
         return run
-    finally:
-        run.sandbox_cpu_s = _cpu_s(server) - cpu_before
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        run.error = f"exit {done.returncode}: " + " | ".join(tail)
-        return run
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    server_stats = sandbox.get_stats()
     run.wall_s = result["wall_s"]
     run.rows = {k: int(v) for k, v in result["rows"].items()}
     run.peak_rss_mb = result["peak_rss_mb"]
     # dlt's /auth is in its wall time (one call); ours authenticates inside `materialize` too
-    run.calls_by_operation = {
-        op: n for op, n in server_stats["calls"].items() if op not in ("auth", "generateAuthToken")
-    }
-    run.http_429 = int(server_stats["rate_limited"])
+    run.calls_by_operation, run.http_429 = server_calls(sandbox)
     return run
 
 

@@ -167,6 +167,23 @@ def run_source(
         *(["--baseline"] if baseline else []),
     ]
     env = {**os.environ, "SORACOM_SESSION_EVENTS_PATH": session_path or "api"}
+    result, run.error = run_child(args, deadline, env)
+    run.sandbox_cpu_s = _cpu_s(server) - cpu_before
+    if result is None:
+        return run
+    run.wall_s = result["wall_s"]
+    run.rows = int(result["rows"] or 0)
+    run.peak_rss_mb = result["peak_rss_mb"]
+    # the server's count is the truth (it also sees calls a client might not count)
+    run.calls_by_operation, run.http_429 = server_calls(sandbox)
+    return run
+
+
+def run_child(
+    args: list[str], deadline: Deadline, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Run one benchmark child process within the time cap; it prints its result as JSON on its
+    last line. Returns (result, None) or (None, why it has none)."""
     try:
         done = subprocess.run(
             args,
@@ -178,25 +195,18 @@ def run_source(
             env=env,
         )
     except subprocess.TimeoutExpired:
-        run.error = "stopped: time cap reached"
-        return run
-    finally:
-        run.sandbox_cpu_s = _cpu_s(server) - cpu_before
+        return None, "stopped: time cap reached"
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        run.error = f"exit {done.returncode}: " + " | ".join(tail)
-        return run
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    server_stats = sandbox.get_stats()
-    run.wall_s = result["wall_s"]
-    run.rows = int(result["rows"] or 0)
-    run.peak_rss_mb = result["peak_rss_mb"]
-    # the server's count is the truth (it also sees calls a client might not count)
-    run.calls_by_operation = {
-        op: n for op, n in server_stats["calls"].items() if op not in ("auth", "generateAuthToken")
-    }
-    run.http_429 = int(server_stats["rate_limited"])
-    return run
+        return None, f"exit {done.returncode}: " + " | ".join(tail)
+    return json.loads(done.stdout.strip().splitlines()[-1]), None
+
+
+def server_calls(sandbox: ProcessSandbox) -> tuple[dict[str, int], int]:
+    """API calls by operation (authentication left out) and 429s, as the sandbox counted them."""
+    stats = sandbox.get_stats()
+    calls = {op: n for op, n in stats["calls"].items() if op not in ("auth", "generateAuthToken")}
+    return calls, int(stats["rate_limited"])
 
 
 # --- output ----------------------------------------------------------------------------------
