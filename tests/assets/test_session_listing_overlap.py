@@ -20,6 +20,7 @@ from assets.partitions import daily_partitions, window_for
 from pipelines.lake import Lake
 from pipelines.soracom import ClientSettings, Credentials, SoracomClient
 from sandbox.testing import SandboxHandle, start_sandbox
+from testkit.logs import RecordingLog
 from tests.assets import truth
 
 pytestmark = pytest.mark.integration
@@ -28,17 +29,6 @@ NOW = datetime(2026, 11, 30, 13, 20, tzinfo=UTC)
 SIMS = 250  # three pages of listSims
 SPEC = sessions.SESSION_EVENTS_SOURCE.spec
 LOADED_AT = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-    def warning(self, message: str) -> None:
-        self.lines.append(message)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +41,7 @@ def _days(*back: int) -> list[str]:
     return [(NOW - timedelta(days=n)).strftime("%Y-%m-%d") for n in back]
 
 
-def _fetch_days(box: SandboxHandle, days: list[str], log: _Log) -> list[Fetched]:
+def _fetch_days(box: SandboxHandle, days: list[str], log: RecordingLog) -> list[Fetched]:
     """`fetch_via_api` of each day in turn on one client, as a range run does."""
     credentials = Credentials.auth_key_pair(box.settings.auth_key_id, box.settings.auth_key)
 
@@ -83,7 +73,7 @@ def test_per_sim_calls_start_before_the_sim_list_ends(box, monkeypatch) -> None:
 
     monkeypatch.setattr(SoracomClient, "raw_sim_session_event_pages", recorded)
     box.stats.reset()
-    log = _Log()
+    log = RecordingLog()
     (fetched,) = _fetch_days(box, _days(1), log)
     assert box.stats.calls["listSims"] == 3
     assert listed_before_first_call[0] < 3, "the first per-SIM call waited for the whole SIM list"
@@ -102,10 +92,10 @@ def test_the_partition_is_the_same_whatever_the_fetch_order_and_chunk_size(box, 
     the same client does not list the SIMs again."""
     days = _days(1, 2)
     box.stats.reset()
-    whole = _fetch_days(box, days, _Log())
+    whole = _fetch_days(box, days, RecordingLog())
     assert box.stats.calls["listSims"] == 3, "a range run lists the SIMs once"
     monkeypatch.setattr(sessions, "CHUNK", 7)
-    small = _fetch_days(box, days, _Log())
+    small = _fetch_days(box, days, RecordingLog())
     for day, one, chunked in zip(days, whole, small, strict=True):
         parts = _parts(chunked)
         assert len(parts) == -(-chunked.metadata["sims_fetched"] // 7)

@@ -21,6 +21,7 @@ from assets.sessions import SESSION_EVENTS_SOURCE, fetch_session_events
 from pipelines.lake import Lake
 from pipelines.soracom import ClientSettings, Credentials, QueryError, QueryUnavailable, SoracomClient
 from sandbox.testing import SandboxHandle, start_sandbox
+from testkit.logs import RecordingLog
 from tests.assets import truth
 from tests.reliability import harness
 
@@ -33,23 +34,12 @@ SPEC = SESSION_EVENTS_SOURCE.spec
 LOADED_AT = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-class _Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-    def warning(self, message: str) -> None:
-        self.lines.append(message)
-
-
 def _fetch(
     box: SandboxHandle, day: str, path: str, monkeypatch: pytest.MonkeyPatch, coverage: str = "jp"
-) -> tuple[Fetched, _Log]:
+) -> tuple[Fetched, RecordingLog]:
     monkeypatch.setenv("SORACOM_SESSION_EVENTS_PATH", path)
     credentials = Credentials.auth_key_pair(box.settings.auth_key_id, box.settings.auth_key)
-    log = _Log()
+    log = RecordingLog()
 
     async def scenario() -> Fetched:
         endpoint = box.url_for(coverage)
@@ -169,7 +159,7 @@ def test_auto_probes_once_per_client_for_a_range_of_days(box, monkeypatch):
             paths = []
             for day in days:
                 fetched = await fetch_session_events(
-                    client, window_for(daily_partitions, day), Progress(_Log(), "jp")
+                    client, window_for(daily_partitions, day), Progress(RecordingLog(), "jp")
                 )
                 paths.append(fetched.metadata["session_events_path"])
                 if fetched.cleanup:
