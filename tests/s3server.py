@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from testkit.ports import reserve_port
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -32,16 +33,10 @@ class S3Server:
         return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def start_moto_server(startup_timeout: float = 60.0) -> Iterator[S3Server]:
     server_bin = Path(sys.executable).with_name("moto_server")
-    port = _free_port()
+    port = reserve_port()
     process = subprocess.Popen(
         [str(server_bin), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -1,12 +1,11 @@
 """Dagster's own processes for the end-to-end test: a code server (`dagster api grpc`), the
 webserver and the daemon, each in its own session with its output in a log file, started on
-free loopback ports and stopped with SIGTERM (SIGKILL only if they ignore it)."""
+reserved loopback ports (testkit/ports.py) and stopped with SIGTERM (SIGKILL only if they ignore it)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,6 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pipelines.jobs import DAILY_ASSETS, daily_load_job
 from pipelines.lake import Lake
 from pipelines.runs import PID_TAG
 from sandbox.process import ProcessSandbox, start_sandbox_process
+from testkit.ports import reserve_port
 from tests.deploy import processes
 from tests.reliability import harness
 from tests.reliability.instances import install_home, pg_env
@@ -117,7 +118,7 @@ class Deployment:
         home = install_home(tmp_path / "dagster_home", postgres_url)
         logs = tmp_path / "logs"
         logs.mkdir()
-        grpc_port, web_port = processes.free_port(), processes.free_port()
+        grpc_port, web_port = reserve_port(), reserve_port()
         return cls(
             home=home,
             env=deployment_env(box, home, postgres_url, tmp_path, lake_root),

@@ -17,6 +17,7 @@ from pipelines.soracom import (
     SoracomClient,
     SoracomSetupError,
 )
+from testkit.ports import reserve_port
 
 from .conftest import FAST, make_client, run
 
@@ -86,9 +87,7 @@ def test_unresolvable_host_is_one_line_naming_dns_and_the_variable(creds):
 
 
 def test_nothing_listening_is_a_setup_error_not_an_outage_budget(creds):
-    probe = socket.create_server(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()  # a free port: connections are refused
+    port = reserve_port()  # nothing listens there and no other test's bind(0) gets it: refused
     # max_retry_seconds is an outage's budget (300 s by default); the first contact gets the short one.
     error = _setup_error(
         _client(f"http://127.0.0.1:{port}", creds, first_contact_retry_seconds=0.5, max_retry_seconds=300)
