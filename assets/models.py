@@ -24,7 +24,6 @@ from assets.check_rules import (
     evaluate_not_null,
     evaluate_reconciliation,
     evaluate_unique,
-    not_loaded,
 )
 from assets.describe import OWNERS, column_schema, sql_file_reference
 from assets.resources import LakeResource
@@ -134,25 +133,21 @@ def model_checks(model: SqlModel) -> list[tuple[dg.AssetCheckSpec, Rule]]:
     return checks
 
 
-def _columns(lake: Lake, model: SqlModel) -> list[tuple[str, str]]:
+def _columns(con: duckdb.DuckDBPyConnection, model: SqlModel) -> list[tuple[str, str]]:
     """(name, DuckDB type) of the model's columns, as its view over the lake has them."""
-    with connect_model(lake, model.name) as con:
-        return [
-            (row[0], row[1]) for row in con.execute(f"DESCRIBE {quote_identifier(model.name)}").fetchall()
-        ]
+    rows = con.execute(f"DESCRIBE {quote_identifier(model.name)}").fetchall()
+    return [(row[0], row[1]) for row in rows]
 
 
 def _check_results(
-    context: AssetExecutionContext, lake: Lake, model: SqlModel, checks: list[tuple[dg.AssetCheckSpec, Rule]]
+    context: AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    checks: list[tuple[dg.AssetCheckSpec, Rule]],
 ) -> list[dg.AssetCheckResult]:
     selected = {key.name for key in context.selected_asset_check_keys}
     chosen = [(spec, rule) for spec, rule in checks if spec.name in selected]
-    if not chosen:
-        return []
-    if not model_ready(lake, model):
-        return [not_loaded(model.name, spec.name) for spec, _ in chosen]
-    with connect_model(lake, model.name) as con:
-        return [check_result(rule(con), check_name=spec.name) for spec, rule in chosen]
+    return [check_result(rule(con), check_name=spec.name) for spec, rule in chosen]
 
 
 def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDefinition:
@@ -182,9 +177,16 @@ def model_asset(model: SqlModel, models: list[SqlModel] = MODELS) -> dg.AssetsDe
         context: AssetExecutionContext, config: ModelBuildConfig, lake: LakeResource
     ) -> dg.MaterializeResult:
         the_lake = lake.lake()
-        built = build_model(the_lake, model, TABLE_SPECS, models, full_refresh=config.full_refresh)
-        results = _check_results(context, the_lake, model, checks)
-        schema = {"dagster/column_schema": column_schema(_columns(the_lake, model))}
+        # One connection for the build, the checks and the column schema: binding the views of the
+        # tables reads every partition file's footer, which on object storage is a request each.
+        with duckdb.connect() as con:
+            built = build_model(
+                the_lake, model, TABLE_SPECS, models, con=con, full_refresh=config.full_refresh
+            )
+            if model.materialised:  # the mart's own view, over the files just written
+                create_views(con, the_lake, [model.name], TABLE_SPECS, models)
+            results = _check_results(context, con, model, checks)
+            schema = {"dagster/column_schema": column_schema(_columns(con, model))}
         if isinstance(built, ViewResult):
             context.log.info(f"model {model.name}: a view of {len(built.columns)} columns (binds)")
             return dg.MaterializeResult(

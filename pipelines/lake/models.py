@@ -327,6 +327,7 @@ def create_views(
                     f"mart {model.name!r} ({model.path}) is not materialised yet; materialise marts "
                     "in the order discover_models returns"
                 )
+            lake.storage.warm(f"{MODELS_FOLDER}/{model.name}")
             body = model_view_sql(lake, model.name)
         else:
             body = model.select_sql

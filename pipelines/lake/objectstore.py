@@ -30,6 +30,8 @@ from pipelines.lake.storage import STALE_TEMP_SECONDS, LocalStorage, temp_name
 log = logging.getLogger(__name__)
 # An incomplete multipart upload of a key older than this belongs to a dead writer.
 STALE_UPLOAD_SECONDS = 3600
+# How long DuckDB's reads trust a listing of the lake (`FsspecStorage.reader`) before asking again.
+READER_LISTING_SECONDS = 60
 
 
 def staging_folder() -> Path:
@@ -58,6 +60,14 @@ class FsspecStorage:
                 f"lake root {url!r}: cannot open this file system ({error}); install its fsspec driver "
                 "(`pip install 'soracom-lake[gcs]'` for gs://, `[azure]` for abfs://)"
             ) from error
+        # What DuckDB reads through: the same store with a listings cache, filled by this storage's
+        # own listings (`list_files`), so opening a listed file costs no HEAD request. DuckDB asks
+        # for a file's info about eight times per query (glob, exists, size, modified, open);
+        # without the cache each is a HEAD. Entries expire; writes and deletes drop theirs.
+        self.reader = type(self.fs)(
+            **{**self.fs.storage_options, "use_listings_cache": True, "skip_instance_cache": True},
+            listings_expiry_time=READER_LISTING_SECONDS,
+        )
         self.protocol = url.split("://", 1)[0]
         self.base = path.rstrip("/")
         if not self.base:
@@ -86,8 +96,22 @@ class FsspecStorage:
         return sorted(e[len(prefix) :] for e in (str(e).rstrip("/") for e in entries) if e.startswith(prefix))
 
     def list_files(self, key: str) -> list[str]:
+        """Every object under `key`, listed now (one flat listing); DuckDB's reads of them then
+        take their size from it (see `reader`)."""
         base = self.base + "/"
-        return sorted(str(o).removeprefix(base) for o in self.fs.find(self.path(key)))
+        self._forget(key)
+        return sorted(str(o).removeprefix(base) for o in self.reader.find(self.path(key)))
+
+    def warm(self, key: str) -> None:
+        self.list_files(key)
+
+    def _forget(self, key: str) -> None:
+        """Drop what `reader` knows of `key`, its parents and everything under it: a listing fills
+        the cache only for folders it has not seen, so a stale folder left below would hide files."""
+        path = self.path(key).rstrip("/")
+        self.reader.invalidate_cache(path)
+        for cached in [k for k in list(self.reader.dircache) if k.startswith(path + "/")]:
+            self.reader.dircache.pop(cached, None)
 
     def open_read(self, key: str) -> BinaryIO:
         # One GET of the whole object: one version, whatever a writer does meanwhile.
@@ -96,7 +120,8 @@ class FsspecStorage:
     def stamps(self, key: str) -> dict[str, str]:
         base = self.base + "/"
         found = {}
-        for name, info in self.fs.find(self.path(key), detail=True).items():
+        self._forget(key)
+        for name, info in self.reader.find(self.path(key), detail=True).items():
             etag = info.get("ETag") or info.get("etag") or info.get("md5") or info.get("LastModified")
             found[str(name).removeprefix(base)] = f"{info.get('size')}:{etag}"
         return found
@@ -104,12 +129,17 @@ class FsspecStorage:
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path(key))
+        self._forget(key)
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let DuckDB read `protocol://` globs through this file system (no httpfs needed here)."""
-        names = self.fs.protocol if isinstance(self.fs.protocol, tuple | list) else (self.fs.protocol,)
+        names = (
+            self.reader.protocol
+            if isinstance(self.reader.protocol, tuple | list)
+            else (self.reader.protocol,)
+        )
         if not any(con.filesystem_is_registered(n) for n in names):
-            con.register_filesystem(self.fs)
+            con.register_filesystem(self.reader)
 
     @contextlib.contextmanager
     def atomic_write(self, key: str) -> Iterator[str]:
@@ -121,6 +151,7 @@ class FsspecStorage:
             if not temp.exists():
                 raise LakeError(f"the writer for {self.uri(key)} did not create its temp file {temp}")
             self.fs.put_file(str(temp), self.path(key))  # one PUT (or one multipart upload)
+            self._forget(key)
         finally:
             for leftover in (temp, temp.with_name(temp.name + ".wal")):
                 with contextlib.suppress(FileNotFoundError):

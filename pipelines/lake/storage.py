@@ -69,6 +69,11 @@ class Storage(Protocol):
         """Make `uri()` globs readable by DuckDB on `con` (a no-op for local files)."""
         ...
 
+    def warm(self, key: str) -> None:
+        """Prepare DuckDB's reads of the files under `key` (on an object store: one listing, so
+        each file's size needs no request of its own; a no-op for local files)."""
+        ...
+
 
 # Schemes the lake root may use; anything else that looks like a URL is refused, never taken for a
 # folder name (`Path("s3://b/x")` is the relative folder `s3:/b/x`).
@@ -186,6 +191,9 @@ class LocalStorage:
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Local files need nothing: DuckDB reads them itself."""
+
+    def warm(self, key: str) -> None:
+        """Local files need nothing: their metadata is a stat away."""
 
     def make_dirs(self, folder: Path) -> None:
         """Create `folder` and missing parents as 0755 (chmod after mkdir: the umask cannot change it)."""

@@ -54,7 +54,12 @@ def table_view_sql(
     """
     lake.storage.register(con)
     types = duckdb_types(con, spec.schema)
-    empty = not keys if keys is not None else not lake.partitions(spec)
+    if keys is None:
+        empty = not lake.partitions(spec)  # a listing, which also warms the reads
+    else:
+        empty = not keys
+        if keys:
+            lake.storage.warm(spec.name)
     if empty:
         columns = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(c)}" for c, t in types.items())
         return f"SELECT {columns} WHERE false"

@@ -1,6 +1,7 @@
 """The lake on object storage: same layout, schema and replace semantics as on disk; roots that
 are URLs the lake cannot serve are refused instead of becoming odd local folders (issue 17.9)."""
 
+import collections
 import datetime as dt
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from pipelines.lake import Lake, LakeError, build_catalog
 from pipelines.lake.storage import LocalStorage, check_root, open_storage
+from pipelines.lake.views import table_view_sql
 from tests.lake.conftest import USAGE, usage_frame
 
 DAY = dt.date(2024, 3, 1)
@@ -84,3 +86,54 @@ def test_demo_refuses_a_lake_root_it_cannot_serve(root, tmp_path, monkeypatch, c
     assert cli.main(["demo", "--sims", "5", "--days", "1"]) == 2
     assert "lake root" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []  # no ./ftp:/... or ./s3:/... folder, no run history
+
+
+@pytest.fixture
+def s3_requests(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
+    """The S3 operations sent from this process to the (real) server, by name."""
+    import s3fs
+
+    sent: collections.Counter[str] = collections.Counter()
+    call = s3fs.S3FileSystem._call_s3
+
+    async def counted(self, method, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent[method if isinstance(method, str) else method.__name__] += 1
+        return await call(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", counted)
+    return sent
+
+
+@pytest.mark.s3
+def test_duckdb_reads_of_listed_files_need_no_metadata_requests(s3_bucket, s3_requests):
+    """DuckDB asks a registered file system for each file's info several times per query; the
+    lake answers from its listing, so a query over N files costs N GETs, not 8N HEADs more."""
+    lake = Lake(s3_bucket + "/lake")
+    days = [DAY + dt.timedelta(days=i) for i in range(4)]
+    for day in days:
+        lake.write_partition(USAGE, {"date": day, "coverage": "jp"}, usage_frame(day, devices=2))
+    con = duckdb.connect()
+    con.execute(f"CREATE TEMP VIEW usage AS {table_view_sql(lake, USAGE, con)}")
+    s3_requests.clear()
+    for _ in range(3):
+        assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == 4 * 4  # 2 rows a device
+    assert s3_requests["head_object"] == 0, s3_requests
+    assert 0 < s3_requests["get_object"] <= 3 * len(days), s3_requests
+
+
+@pytest.mark.s3
+def test_a_replaced_or_added_partition_is_read_as_it_is_now(s3_bucket):
+    """The listing DuckDB reads from never hides a write: a partition replaced through the lake
+    is read at its new size, and one added by another process appears at the next listing."""
+    lake = Lake(s3_bucket + "/lake")
+    lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=1))
+    con = duckdb.connect()
+    con.execute(f"CREATE TEMP VIEW usage AS {table_view_sql(lake, USAGE, con)}")
+    assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == 2  # 2 rows a device
+    lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=40))
+    assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == 80
+    other = Lake(s3_bucket + "/lake")  # another process's lake object: its writes bypass ours
+    day2 = DAY + dt.timedelta(days=1)
+    other.write_partition(USAGE, {"date": day2, "coverage": "jp"}, usage_frame(day2, devices=7))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW usage AS {table_view_sql(lake, USAGE, con)}")
+    assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == 80 + 14
