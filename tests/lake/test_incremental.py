@@ -1,6 +1,7 @@
 """Partitioned marts on a generic lake (local and S3): one file per month of days, only the days
-whose inputs changed are recomputed (their month file rewritten with the other days kept), a trailing window reaches the days after a change, and a full
-refresh over the result finds every file already right (same bytes)."""
+whose inputs changed are recomputed (their month file rewritten with the other days kept), a
+trailing window reaches the days after a change, and a full refresh over the result finds every
+file already right (same bytes)."""
 
 import datetime as dt
 import re
