@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import polars as pl
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -159,3 +160,24 @@ def test_a_wrong_partitioning_header_names_the_file_and_the_fix(
     with pytest.raises(ModelError, match=re.escape(wanted)) as caught:
         build(lake, discover_models(root, TABLES))
     assert str(bad) in str(caught.value)
+
+
+def test_day_files_of_the_previous_layout_are_replaced_by_month_files(lake: Lake, tmp_path: Path) -> None:
+    """A lake built when marts kept one file per day: the first build after the upgrade finds an
+    older state, rebuilds in full, and leaves only month files (no day's rows twice in the view)."""
+    models = discover_models(sql_dir(tmp_path / "sql"), TABLES)
+    devices(lake, "a")
+    for day in DAYS[:2]:
+        load_day(lake, day)
+    build(lake, models)
+    folder = "_models/daily_bytes"
+    with lake.storage.open_read(f"{folder}/date=2024-03.parquet") as handle:
+        march = pq.read_table(handle)
+    old_day = f"{folder}/date=2024-03-01.parquet"
+    with lake.storage.atomic_write(old_day) as temp:
+        pq.write_table(march.filter(pc.equal(march["date"], DAYS[0])), temp)
+    with lake.storage.atomic_write(f"{folder}/{STATE_FILE}") as temp, open(temp, "w") as handle:
+        handle.write('{"version": 1}')
+    again = build(lake, models)
+    assert again["daily_bytes"].full and again["daily_bytes"].written == ()
+    assert files(lake, "daily_bytes") == [STATE_FILE, "date=2024-03.parquet", "part-0.parquet"]
