@@ -3,8 +3,8 @@
 `discover_models` runs when this module is imported, so a model that names an unknown table (or
 has no description, or forms a cycle) fails definition loading with a message naming the file
 and the table. A mart's asset materialises it under `<lake>/_models/<name>/` (atomic, rows sorted
-by its grain, so a re-run gives the same file contents): one file per day or month for marts over
-time, of which only the partitions whose inputs changed are rebuilt (run config `full_refresh`:
+by its grain, so a re-run gives the same file contents): one file per month for marts over time,
+of whose days or months only those whose inputs changed are rebuilt (run config `full_refresh`:
 all; see sql/README.md "Incremental builds"). A staging model is a view:
 its asset only checks that the SQL binds over the lake (no scan, no file) and stays an asset so
 the lineage tables -> staging -> marts shows in the UI and its checks run against the view; marts

@@ -7,8 +7,8 @@ Staging models are views, never files: a mart build inlines the staging models i
 or through other staging models) as CTEs of its query (`mart_query`), so DuckDB plans the whole
 chain as one query and pushes filters and projections down to the Parquet scans; the catalog
 publishes them as views. Marts are materialised to `<lake>/_models/<name>/part-0.parquet`, sorted
-by their declared grain, or, with a `-- partitioned by:` header, one file per day or month rebuilt
-incrementally (`pipelines.lake.incremental`). Seeds (`sql/seeds/*.csv`, editable mappings) are
+by their declared grain, or, with a `-- partitioned by:` header, one file per month rebuilt
+incrementally by day or month (`pipelines.lake.incremental`). Seeds (`sql/seeds/*.csv`, editable mappings) are
 staging views of their rows (`seed_model`).
 """
 
@@ -384,7 +384,7 @@ def materialise_model(
 ) -> WriteResult:
     """Run the mart `model` in DuckDB over its upstreams and write its rows, sorted by its grain
     (`ORDER BY ALL` if it declares none), to `<lake>/_models/<name>/part-0.parquet` atomically;
-    a partitioned mart (`-- partitioned by:`) to one file per day or month, rebuilding only the
+    a partitioned mart (`-- partitioned by:`) to one file per month, rebuilding only the
     partitions its changed inputs reach (`pipelines.lake.incremental`) unless `full_refresh`.
     An unpartitioned mart none of whose inputs changed since its last build is left as it is.
 

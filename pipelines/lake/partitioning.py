@@ -5,7 +5,7 @@
     -- dimensions: stg_sims(coverage, sim_id, name), stg_sim_imsis
 
 `partitioned by` names the mart's partition column and its unit (`day` over a DATE column,
-`month` over a `YYYYMM` text column); the mart is then stored as one file per partition.
+`month` over a `YYYYMM` text column): the unit of recomputation; files hold a month each.
 `partition inputs` are the tables (or partitioned marts) whose partitions line up with the
 mart's: input partition X changes mart partitions X+lo .. X+hi (default 0..0, the same day or
 month; `end` = every later partition; a bound may name a `report_params` column). `dimensions`

@@ -7,12 +7,21 @@
 -- Charged: a positive sum of the SIM's billing lines dated in the window plus its monthly lines
 -- (basic fees) of the months the window touches. traffic_days_loaded: loaded days in the window.
 -- months_charged: the months of those lines, comma-separated (a flat column for BI tools).
-WITH bounds AS (
+WITH traffic_days AS (
+    -- Traffic per SIM and day from sim_daily_usage (already summed per SIM-day, one column read)
+    -- rather than stg_air_traffic_daily's rows of every IMSI and usage type over all history:
+    -- total_bytes is not NULL exactly on the days traffic is loaded for the coverage, and a
+    -- SIM-day's sum is positive exactly when one of its rows is (bytes are never negative).
+    SELECT coverage, date, sim_id, total_bytes
+    FROM sim_daily_usage
+    WHERE total_bytes IS NOT NULL
+),
+bounds AS (
     SELECT
         t.coverage,
         max(t.date) AS window_end,
         greatest(CAST(max(t.date) - to_days(any_value(p.idle_days) - 1) AS DATE), min(t.date)) AS window_start
-    FROM stg_air_traffic_daily AS t
+    FROM traffic_days AS t
     CROSS JOIN report_params AS p
     GROUP BY t.coverage
 ),
@@ -29,7 +38,7 @@ window_lines AS (
 loaded AS (
     SELECT b.coverage, count(DISTINCT t.date) AS traffic_days_loaded
     FROM bounds AS b
-    JOIN stg_air_traffic_daily AS t
+    JOIN traffic_days AS t
         ON t.coverage = b.coverage AND t.date BETWEEN b.window_start AND b.window_end
     GROUP BY b.coverage
 ),
@@ -50,14 +59,14 @@ charges AS (
 ),
 traffic AS (
     SELECT t.coverage, t.sim_id, CAST(sum(t.total_bytes) AS BIGINT) AS bytes
-    FROM stg_air_traffic_daily AS t
+    FROM traffic_days AS t
     JOIN bounds AS b ON b.coverage = t.coverage AND t.date BETWEEN b.window_start AND b.window_end
     WHERE t.sim_id IS NOT NULL
     GROUP BY ALL
 ),
 last_traffic AS (
     SELECT coverage, sim_id, max(date) AS last_traffic_date
-    FROM stg_air_traffic_daily
+    FROM traffic_days
     WHERE total_bytes > 0 AND sim_id IS NOT NULL
     GROUP BY ALL
 )

@@ -1,12 +1,15 @@
-"""Partitioned marts on a generic lake (local and S3): one file per day, only the days whose
-inputs changed are recomputed, a trailing window reaches the days after a change, and a full
-refresh over the result finds every file already right (same bytes)."""
+"""Partitioned marts on a generic lake (local and S3): one file per month of days, only the days
+whose inputs changed are recomputed (their month file rewritten with the other days kept), a
+trailing window reaches the days after a change, and a full refresh over the result finds every
+file already right (same bytes)."""
 
 import datetime as dt
 import re
 from pathlib import Path
 
 import polars as pl
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lake import Lake, ModelError, build_model, discover_models
@@ -72,6 +75,12 @@ def files(lake: Lake, mart: str) -> list[str]:
     return sorted(k.rsplit("/", 1)[-1] for k in lake.storage.list_files(f"_models/{mart}"))
 
 
+def days_held(lake: Lake, mart: str) -> list[str]:
+    with lake.storage.open_read(f"_models/{mart}/date=2024-03.parquet") as handle:
+        days = pq.read_table(handle, columns=["date"]).column("date").unique().to_pylist()
+    return sorted(day.isoformat() for day in days)
+
+
 def assert_full_refresh_changes_nothing(lake: Lake, models: list) -> None:
     full = build(lake, models, full_refresh=True)
     for name, result in full.items():
@@ -86,12 +95,7 @@ def test_only_changed_days_are_rebuilt_and_equal_a_full_rebuild(lake_root: str, 
         load_day(lake, day)
     first = build(lake, models)
     assert first["daily_bytes"].full and first["daily_bytes"].written == ("2024-03-01", "2024-03-02")
-    assert files(lake, "daily_bytes") == [
-        STATE_FILE,
-        "date=2024-03-01.parquet",
-        "date=2024-03-02.parquet",
-        "part-0.parquet",
-    ]
+    assert files(lake, "daily_bytes") == [STATE_FILE, "date=2024-03.parquet", "part-0.parquet"]
 
     load_day(lake, DAYS[2])  # a new day: that day only; the rolling mart's day after it has no data
     new_day = build(lake, models)
@@ -111,7 +115,7 @@ def test_only_changed_days_are_rebuilt_and_equal_a_full_rebuild(lake_root: str, 
     lake.storage.delete(lake.partition_key(USAGE, {"date": DAYS[1], "coverage": "jp"}))  # retention
     removed = build(lake, models)
     assert removed["daily_bytes"].deleted == ("2024-03-02",)
-    assert "date=2024-03-02.parquet" not in files(lake, "daily_bytes")
+    assert days_held(lake, "daily_bytes") == ["2024-03-01", "2024-03-03"]
     assert_full_refresh_changes_nothing(lake, models)
 
     devices(lake, "renamed")  # the dimension changed: every day of the mart naming devices
@@ -156,3 +160,24 @@ def test_a_wrong_partitioning_header_names_the_file_and_the_fix(
     with pytest.raises(ModelError, match=re.escape(wanted)) as caught:
         build(lake, discover_models(root, TABLES))
     assert str(bad) in str(caught.value)
+
+
+def test_day_files_of_the_previous_layout_are_replaced_by_month_files(lake: Lake, tmp_path: Path) -> None:
+    """A lake built when marts kept one file per day: the first build after the upgrade finds an
+    older state, rebuilds in full, and leaves only month files (no day's rows twice in the view)."""
+    models = discover_models(sql_dir(tmp_path / "sql"), TABLES)
+    devices(lake, "a")
+    for day in DAYS[:2]:
+        load_day(lake, day)
+    build(lake, models)
+    folder = "_models/daily_bytes"
+    with lake.storage.open_read(f"{folder}/date=2024-03.parquet") as handle:
+        march = pq.read_table(handle)
+    old_day = f"{folder}/date=2024-03-01.parquet"
+    with lake.storage.atomic_write(old_day) as temp:
+        pq.write_table(march.filter(pc.equal(march["date"], DAYS[0])), temp)
+    with lake.storage.atomic_write(f"{folder}/{STATE_FILE}") as temp, open(temp, "w") as handle:
+        handle.write('{"version": 1}')
+    again = build(lake, models)
+    assert again["daily_bytes"].full and again["daily_bytes"].written == ()
+    assert files(lake, "daily_bytes") == [STATE_FILE, "date=2024-03.parquet", "part-0.parquet"]

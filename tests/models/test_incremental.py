@@ -182,28 +182,32 @@ def test_incremental_builds_equal_a_full_rebuild_after_a_sequence_of_loads(
 
 
 def test_an_untouched_partition_file_is_not_rewritten(world: World, tmp_path: Path) -> None:
+    """A day-partitioned mart keeps one file per month: a new day rewrites its month's file only."""
     lake = Lake(tmp_path / "lake")
-    days = closed_days(world, 4)
+    days = closed_days(world, 33)  # from late October to the end of November
+    october, november, new_day = days[0], days[-3:-1], days[-1]
     load_snapshot(lake, world, days[0])
-    for day in days[:3]:
+    for day in [october, *november]:
         load_traffic_day(lake, world, day)
         load_session_day(lake, world, day)
     build_all(lake)
     folder = Path(lake.root) / MODELS_FOLDER
     before = {p: stamp(p) for p in folder.rglob("*.parquet")}
-    old_day = folder / "sim_daily_usage" / f"date={days[0].date().isoformat()}.parquet"
-    assert old_day in before
+    old_month = folder / "sim_daily_usage" / f"date={october.strftime('%Y-%m')}.parquet"
+    assert old_month in before
 
-    load_traffic_day(lake, world, days[3])
-    load_session_day(lake, world, days[3])
+    load_traffic_day(lake, world, new_day)
+    load_session_day(lake, world, new_day)
     results = build_all(lake)
 
     after = {p: stamp(p) for p in folder.rglob("*.parquet")}
-    assert after[old_day] == before[old_day]
+    assert after[old_month] == before[old_month]
     touched = sorted(p.relative_to(folder).as_posix() for p in after if before.get(p) != after[p])
-    new = f"date={days[3].date().isoformat()}.parquet"
-    assert f"sim_daily_usage/{new}" in touched
-    assert all(p.endswith(new) or p.startswith("idle_sims/") for p in touched), touched
+    month = f"date={new_day.strftime('%Y-%m')}.parquet"
+    assert f"sim_daily_usage/{month}" in touched
+    assert all(p.endswith(month) or p.startswith("idle_sims/") for p in touched), touched
+    assert new_day.date().isoformat() in results["sim_daily_usage"].written
+    assert october.date().isoformat() not in results["sim_daily_usage"].unchanged  # not recomputed
     assert results["sim_monthly_cost"].skipped
 
     # Nothing loaded since: nothing is rewritten at all.
