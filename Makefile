@@ -26,11 +26,12 @@ browser:
 
 # Two workers (pytest-xdist): most of the suite waits on real servers, processes and intervals, so
 # two at a time halve the wall time on 2 cores. TEST_WORKERS=0 runs it in one process.
+# The 20 slowest tests are listed at the end, so a slow CI run shows where its time went.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=20 $(PYTEST_ARGS)
 
 # Unit tests only (no integration, reliability or slow tests), two workers: the quick loop.
 FAST_MARKERS := not integration and not reliability and not slow
