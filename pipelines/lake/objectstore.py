@@ -46,8 +46,9 @@ class FsspecStorage:
     """`Storage` on any fsspec file system given by a URL, e.g. `s3://bucket/lake`.
 
     Credentials come from the file system's usual chain (for S3: env, profile, instance role;
-    `AWS_ENDPOINT_URL` for MinIO, R2 and other S3-compatible stores). Listings are not cached,
-    so partitions written by other processes are seen at once.
+    `AWS_ENDPOINT_URL` for MinIO, R2 and other S3-compatible stores). Every listing asks the
+    store, so partitions written by other processes are seen at once; DuckDB reads through
+    `reader`, which remembers those listings (see `__init__`).
     """
 
     def __init__(self, url: str, **storage_options: Any) -> None:
