@@ -1,5 +1,5 @@
-"""Prototype of a bounded session reach for `sim_daily_usage` (issue 15 part 2, item 2): not
-in the build path, a measurement of the design in bench/README.md ("Incremental builds").
+"""The carry that bounds `sim_daily_usage`'s session reach (`sql/carry/session_events.sql`,
+issue 15 part 2, item 2) measured in isolation, with its selection rule restated here.
 
 Boundary B = the third-last loaded session day, E = the end of B. The carry is the raw events
 (in the lake before B's end) of every session that may still be open at E: no `Deleted` and no

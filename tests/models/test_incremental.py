@@ -252,10 +252,11 @@ def test_models_command_builds_incrementally_and_fully_on_request(
     assert "does not exist" in capsys.readouterr().err
 
 
-def _session_rows(template: pl.DataFrame, events: list[tuple[str, str, datetime, int]]) -> pl.DataFrame:
+def _session_rows(
+    template: pl.DataFrame, events: list[tuple[str, str, datetime, int]], created: dict[str, datetime]
+) -> pl.DataFrame:
     """Crafted session events of `template`'s SIM: (event, session id, time, cell eci), each
-    carrying its session's createdTime (its first listed time)."""
-    created: dict[str, datetime] = {}
+    carrying its session's createdTime (its first time listed here or in an earlier call)."""
     rows = []
     for event, session_id, at, eci in events:
         created.setdefault(session_id, at)
@@ -292,16 +293,30 @@ def test_session_edge_cases_stay_equal_to_a_full_rebuild(world: World, tmp_path:
         load_session_day(lake, world, day)
     spec = sessions.SPEC
     loaded = lake.read(spec, {"date": days[0].date()})
-    sim = loaded.filter(pl.col("coverage") == "jp")["sim_id"][0]
-    template = loaded.filter(pl.col("sim_id") == sim).head(1)
+    # Two SIMs of their own (no World session interferes): ids no snapshot knows.
+    template = loaded.filter(pl.col("coverage") == "jp").head(1)
+    templates = [template.with_columns(pl.lit(f"carry-sim-{n}").alias("sim_id")) for n in range(2)]
+    created: dict[str, datetime] = {}
 
-    def add(day: datetime, events: list[tuple[str, str, datetime, int]]) -> None:
+    def add(day: datetime, events: list[tuple[str, str, datetime, int]], sim: int = 0) -> None:
         partition = {"date": day.date()}
-        _rewrite(lake, spec.name, partition, lambda f: pl.concat([f, _session_rows(template, events)]))
+        rows = _session_rows(templates[sim], events, created)
+        _rewrite(lake, spec.name, partition, lambda f: pl.concat([f, rows]))
 
     hour = timedelta(hours=1)
-    # A session opened late on day 0 with no Deleted: online on every later loaded day.
+    # A session opened late on day 0 with no Deleted: online on every later loaded day. On
+    # another SIM, a session that the SIM's next (short) session cuts off on day 0, whose
+    # Deleted only comes on day 3: it ends at the next session's start, not on day 3.
     add(days[0], [("Created", "carry-open", days[0] + 23 * hour, 101)])
+    add(
+        days[0],
+        [
+            ("Created", "carry-cut", days[0] + 10 * hour, 201),
+            ("Created", "carry-short", days[0] + 11 * hour, 202),
+            ("Deleted", "carry-short", days[0] + 12 * hour, 202),
+        ],
+        sim=1,
+    )
     build_all(lake, marts=USAGE)
     assert_equals_full_rebuild(lake, scratch, USAGE)
 
@@ -323,6 +338,7 @@ def test_session_edge_cases_stay_equal_to_a_full_rebuild(world: World, tmp_path:
                 ("Created", "carry-quick", days[3] + 20 * hour, 103),
             ],
         )
+        add(days[3], [("Deleted", "carry-cut", days[3] + 3 * hour, 201)], sim=1)
 
     results = step(day_three)
     assert not results["sim_daily_usage"].full
