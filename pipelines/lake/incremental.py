@@ -19,6 +19,11 @@ some days of a month rewrites its file with the other days' rows kept as they we
 gives every partition a token that changes only when its rows change, so a mart reading another
 (`traffic_anomalies` over `sim_daily_usage`) recomputes only what the changed days reach, not the
 whole month. Leading `_` keeps `_state.json` out of Hive-style readers (Athena, Trino, Spark).
+
+A `carried by` input (a reach to `end`, e.g. session events, where an open session covers every
+later day) is not read whole for a recomputation from day A: its files from A+lo on are, plus
+what its carry query (an SQL file of the mart's) keeps of the older files: the rows that can still
+change days from A+lo on (`_carry`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -338,12 +344,13 @@ def build_partitioned(
     by_name = {source.name: source for source in inputs}
     affected: set[int] = set()
     needed: dict[str, list[str]] = {}
+    older: dict[str, list[str]] = {}
     if not full:
         plan = _plan(lake, con, where, partitioning, by_name, observed, state)
         if plan is None:
             full = True
         else:
-            affected, needed = plan
+            affected, needed, older = plan
     before_rows: dict[str, int] = dict(state.get("rows", {})) if state is not None else {}
     if not full and not affected:
         sizes, tokens = state.get("bytes", {}), state.get("tokens", {})
@@ -356,8 +363,21 @@ def build_partitioned(
         select = query_for(None)
         files = set(existing)
     else:
+        carries = {d.name: d for d in partitioning.inputs if d.carry}
         for source_name, keys in needed.items():
-            _restrict(lake, con, by_name[source_name], keys)
+            if source_name in older:
+                boundary = min(affected) + int(_bound(con, carries[source_name].lo, where) or 0)
+                _carry(
+                    lake,
+                    con,
+                    by_name[source_name],
+                    carries[source_name].carry,
+                    older[source_name],
+                    keys,
+                    boundary,
+                )
+            else:
+                _restrict(lake, con, by_name[source_name], keys)
         values = ", ".join(literal(unit_value(u, unit)) for u in sorted(affected))
         select = query_for(f"{quote_identifier(column)} IN ({values})")
         recomputed = {unit_value(u, unit) for u in affected}
@@ -397,6 +417,8 @@ def build_partitioned(
         if not full:
             for source_name in needed:
                 _restrict(lake, con, by_name[source_name], None)
+            if older:
+                con.execute("DROP TABLE IF EXISTS carry_rows")
     written, unchanged = [], []
     for file, outcome in outcomes.items():
         for value in [v for v in rows if file_value(v) == file]:
@@ -515,11 +537,12 @@ def _plan(
     by_name: Mapping[str, Input],
     observed: Observed,
     state: Mapping[str, object],
-) -> tuple[set[int], dict[str, list[str]]] | None:
-    """The mart partitions the changed input partitions reach, and the input files that
-    recomputing them reads (input partition x reaches mart partitions x+lo .. x+hi); None when
-    an upstream mart's schema file changed or its partitions cannot be told apart (rebuild
-    everything)."""
+) -> tuple[set[int], dict[str, list[str]], dict[str, list[str]]] | None:
+    """The mart partitions the changed input partitions reach, the input files that
+    recomputing them reads (input partition x reaches mart partitions x+lo .. x+hi), and, for a
+    carried input, its files before the first recomputed partition + lo (read only through its
+    carry query); None when an upstream mart's schema file changed or its partitions cannot be
+    told apart (rebuild everything)."""
     unit = partitioning.unit
     before_all = state.get("inputs")
     before_all = before_all if isinstance(before_all, dict) else {}
@@ -556,7 +579,8 @@ def _plan(
         for key in keys:
             x = units[name][key]
             affected |= {u for u in candidates if x + lo <= u and (hi is None or u <= x + hi)}
-    needed = {}
+    needed, older = {}, {}
+    carried = {d.name for d in partitioning.inputs if d.carry}
     for name, (lo, hi) in reach.items():
         at = units[name]
         needed[name] = [
@@ -564,7 +588,11 @@ def _plan(
             for key in sorted(k for k in observed.inputs[name] if k in at)
             if any((hi is None or u - hi <= at[key]) and at[key] <= u - lo for u in affected)
         ]
-    return affected, needed
+        if name in carried and affected:
+            start = min(affected) + lo
+            older[name] = [k for k in needed[name] if at[k] < start]
+            needed[name] = [k for k in needed[name] if at[k] >= start]
+    return affected, needed, older
 
 
 def _result(
@@ -602,3 +630,36 @@ def _restrict(lake: Lake, con: duckdb.DuckDBPyConnection, source: Input, keys: l
             listed = ", ".join(quote_literal(lake.storage.uri(k)) for k in files)
             body = f"SELECT * FROM read_parquet([{listed}])"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(source.name)} AS {body}")
+
+
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def _carry(
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    source: Input,
+    select: str,
+    older: list[str],
+    newer: list[str],
+    boundary_day: int,
+) -> None:
+    """Point the TEMP view of the carried table `source` at its files `newer` plus the rows its
+    carry query keeps of the files `older` (the rows that can still matter from `boundary_day`
+    on; the query's argument for that is in its SQL file). The query reads the TEMP views
+    `carry_older` and `carry_newer` and `carry_boundary.boundary_ms`, the start of that day."""
+    if source.spec is None:
+        raise ModelError(f"`carried by` needs a table, not the mart {source.name!r}")
+    body = table_view_sql(lake, source.spec, con, older)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW carry_older AS {body}")
+    body = table_view_sql(lake, source.spec, con, newer)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW carry_newer AS {body}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE carry_boundary AS SELECT CAST($1 AS BIGINT) AS boundary_ms",
+        [(boundary_day - _EPOCH_DAY) * 86_400_000],
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE carry_rows AS {select}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_identifier(source.name)} AS "
+        "SELECT * FROM carry_rows UNION ALL BY NAME SELECT * FROM carry_newer"
+    )

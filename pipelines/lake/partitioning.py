@@ -8,7 +8,8 @@
 `month` over a `YYYYMM` text column): the unit of recomputation; files hold a month each.
 `partition inputs` are the tables (or partitioned marts) whose partitions line up with the
 mart's: input partition X changes mart partitions X+lo .. X+hi (default 0..0, the same day or
-month; `end` = every later partition; a bound may name a `report_params` column). `dimensions`
+month; `end` = every later partition; a bound may name a `report_params` column; `carried by
+<file under sql/>` bounds an `end` reach by a carry query, pipelines/lake/incremental.py). `dimensions`
 are staging models every partition reads whole (the SIM dimension): the listed columns' content
 is hashed, and a change rebuilds every partition. Anything else the mart reads is a whole input:
 any change of its files rebuilds every partition.
@@ -27,7 +28,10 @@ UNITS = ("day", "month")
 END = "end"
 _HEADER = re.compile(r"^--\s*(partitioned by|partition inputs|dimensions):\s*(.+?)\s*$", re.IGNORECASE)
 _PARTITIONED = re.compile(r"^(day|month)\(\s*([a-z_][a-z0-9_]*)\s*\)$")
-_INPUT = re.compile(r"([a-z_][a-z0-9_]*)\(\s*([a-z_][a-z0-9_]*)\s*\)(?:\s+(\S+?)\.\.(\S+))?\s*(?:,|$)")
+_INPUT = re.compile(
+    r"([a-z_][a-z0-9_]*)\(\s*([a-z_][a-z0-9_]*)\s*\)(?:\s+(\S+?)\.\.(\S+))?"
+    r"(?:\s+carried by\s+([a-z0-9_/]+\.sql))?\s*(?:,|$)"
+)
 _DIMENSION = re.compile(r"([a-z_][a-z0-9_]*)(?:\(([^)]*)\))?\s*(?:,|$)")
 _BOUND = re.compile(r"^(?:[+-]?\d+|report_params\.[a-z_][a-z0-9_]*)$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -42,6 +46,7 @@ class PartitionInput:
     column: str
     lo: str = "0"
     hi: str = "0"  # or END
+    carry: str = ""  # the carry query's SQL (`carried by <file>`): see pipelines/lake/incremental.py
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Partitioning:
     column: str
     inputs: tuple[PartitionInput, ...]
     dimensions: tuple[Dimension, ...]
-    header: str  # the annotation lines, part of the mart's definition hash
+    header: str  # the annotation lines and carry queries, part of the mart's definition hash
 
 
 def _parse_all(pattern: re.Pattern[str], text: str, path: Path, what: str) -> list[re.Match[str]]:
@@ -103,14 +108,24 @@ def parse_partitioning(path: Path, sql: str) -> Partitioning | None:
                     f"{path}: partition input {match.group(1)}: bound {bound!r} is not an integer, "
                     "`end` or report_params.<column>"
                 )
-        inputs.append(PartitionInput(match.group(1), match.group(2), lo, hi))
+        carry = ""
+        if match.group(5):
+            if hi != END or head.group(1) != "day":
+                raise ModelError(f"{path}: `carried by` needs a day-partitioned mart and a reach to `end`")
+            carry_path = path.parent.parent / match.group(5)
+            try:
+                carry = carry_path.read_text()
+            except OSError as error:
+                raise ModelError(f"{path}: cannot read the carry query {carry_path}: {error}") from error
+        inputs.append(PartitionInput(match.group(1), match.group(2), lo, hi, carry))
     if not inputs:
         raise ModelError(f"{path}: a partitioned mart needs a `-- partition inputs:` line")
     dimensions = []
     for match in _parse_all(_DIMENSION, lines.get("dimensions", ""), path, "dimensions"):
         columns = tuple(c.strip() for c in (match.group(2) or "").split(",") if c.strip())
         dimensions.append(Dimension(match.group(1), columns))
-    return Partitioning(head.group(1), head.group(2), tuple(inputs), tuple(dimensions), "\n".join(kept))
+    header = "\n".join([*kept, *(i.carry for i in inputs if i.carry)])
+    return Partitioning(head.group(1), head.group(2), tuple(inputs), tuple(dimensions), header)
 
 
 def unit_of(value: object, unit: str, where: str) -> int:

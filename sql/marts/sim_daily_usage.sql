@@ -2,7 +2,7 @@
 -- grain: coverage, date, sim_id, unmapped_imsi
 -- not null: coverage, date
 -- partitioned by: day(date)
--- partition inputs: air_traffic_daily(date), harvest_entries(date), session_events(date) -1..end
+-- partition inputs: air_traffic_daily(date), harvest_entries(date), session_events(date) -1..end carried by carry/session_events.sql
 -- dimensions: stg_sims(coverage, sim_id, name, group_id, group_name, speed_class, status), stg_sim_imsis
 -- A day counts for a source only when that source has rows for the day in the coverage; where it
 -- has none, the source's columns are NULL (not loaded), not 0. IMSIs that no SIM snapshot knows

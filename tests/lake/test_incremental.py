@@ -145,6 +145,14 @@ def test_a_changed_definition_rebuilds_the_mart_in_full(lake: Lake, tmp_path: Pa
         ("-- partitioned by: day(date)\n-- partition inputs: devices(date)", "not partitioned by 'date'"),
         ("-- partitioned by: day(date)\n-- partition inputs: nowhere(date)", "is not a table or mart"),
         ("-- partitioned by: day(date)\n-- partition inputs: usage(date) 0..soon", "bound 'soon'"),
+        (
+            "-- partitioned by: day(date)\n-- partition inputs: usage(date) 0..1 carried by carry/usage.sql",
+            "`carried by` needs a day-partitioned mart and a reach to `end`",
+        ),
+        (
+            "-- partitioned by: day(date)\n-- partition inputs: usage(date) 0..end carried by carry/u.sql",
+            "cannot read the carry query",
+        ),
     ],
 )
 def test_a_wrong_partitioning_header_names_the_file_and_the_fix(
