@@ -44,13 +44,14 @@ from bench.nightly import (  # noqa: E402
     _cpu_s,
     _f,
     _post,
+    bench_sandbox,
     run_child,
     run_job,
     run_source,
     sandbox_now_and_day,
     server_calls,
 )
-from sandbox.process import ProcessSandbox, start_sandbox_process  # noqa: E402
+from sandbox.process import ProcessSandbox  # noqa: E402
 
 
 @dataclass
@@ -293,14 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="bench-dlt-") as tmp,
-        start_sandbox_process(
-            sims=args.sims,
-            seed=args.seed,
-            now=now,
-            latency_ms=args.latency_ms,
-            jitter_ms=args.jitter_ms,
-            rate_limit_per_minute=SCENARIOS[args.scenarios[0]],
-        ) as sandbox,
+        bench_sandbox(args, now) as sandbox,
     ):
         root = Path(tmp)
         server = psutil.Process(sandbox.pid)

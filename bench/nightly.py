@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -371,6 +372,19 @@ def sandbox_now_and_day(text: str | None) -> tuple[datetime, str]:
     return now, (now - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
+def bench_sandbox(args: argparse.Namespace, now: datetime) -> AbstractContextManager[ProcessSandbox]:
+    """The sandbox process both nightly benchmarks load from: their fleet, latency and the first
+    scenario's rate limit (later scenarios change it through the sandbox's admin API)."""
+    return start_sandbox_process(
+        sims=args.sims,
+        seed=args.seed,
+        now=now,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        rate_limit_per_minute=SCENARIOS[args.scenarios[0]],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     deadline = Deadline(args.time_cap)
@@ -386,14 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="bench-lake-") as tmp,
-        start_sandbox_process(
-            sims=args.sims,
-            seed=args.seed,
-            now=now,
-            latency_ms=args.latency_ms,
-            jitter_ms=args.jitter_ms,
-            rate_limit_per_minute=SCENARIOS[args.scenarios[0]],
-        ) as sandbox,
+        bench_sandbox(args, now) as sandbox,
     ):
         lake = args.keep_lake or Path(tmp)
         server = psutil.Process(sandbox.pid)
