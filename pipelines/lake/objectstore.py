@@ -42,6 +42,33 @@ def staging_folder() -> Path:
     return folder
 
 
+def _forgetful_reader(base: type) -> type:
+    """`base` whose open files drop their path from the listings cache when a read fails.
+
+    A reader pins its reads to the listed version (s3fs sends the listed ETag): an object another
+    process replaced since fails the query racing it, and the next query must list it afresh
+    instead of failing on the remembered version until the listing expires.
+    """
+
+    class ForgetfulReader(base):  # type: ignore[valid-type,misc]
+        def _open(self, path: str, *args: Any, **kwargs: Any) -> Any:
+            handle = super()._open(path, *args, **kwargs)
+            read = handle.read
+
+            def read_or_forget(*read_args: Any, **read_kwargs: Any) -> bytes:
+                try:
+                    return read(*read_args, **read_kwargs)
+                except OSError:
+                    self.invalidate_cache(path)  # the path and its folders
+                    raise
+
+            handle.read = read_or_forget
+            return handle
+
+    ForgetfulReader.__name__ = ForgetfulReader.__qualname__ = f"Forgetful{base.__name__}"
+    return ForgetfulReader
+
+
 class FsspecStorage:
     """`Storage` on any fsspec file system given by a URL, e.g. `s3://bucket/lake`.
 
@@ -65,7 +92,7 @@ class FsspecStorage:
         # own listings (`list_files`), so opening a listed file costs no HEAD request. DuckDB asks
         # for a file's info about eight times per query (glob, exists, size, modified, open);
         # without the cache each is a HEAD. Entries expire; writes and deletes drop theirs.
-        self.reader = type(self.fs)(
+        self.reader = _forgetful_reader(type(self.fs))(
             **{**self.fs.storage_options, "use_listings_cache": True, "skip_instance_cache": True},
             listings_expiry_time=READER_LISTING_SECONDS,
         )

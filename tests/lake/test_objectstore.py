@@ -137,3 +137,21 @@ def test_a_replaced_or_added_partition_is_read_as_it_is_now(s3_bucket):
     other.write_partition(USAGE, {"date": day2, "coverage": "jp"}, usage_frame(day2, devices=7))
     con.execute(f"CREATE OR REPLACE TEMP VIEW usage AS {table_view_sql(lake, USAGE, con)}")
     assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == 80 + 14
+
+
+@pytest.mark.s3
+def test_a_read_failed_by_a_replacement_elsewhere_is_not_repeated(s3_bucket):
+    """A partition another process replaces after our listing fails the query racing it (DuckDB
+    reads pinned to the listed ETag, never a mix of versions); the next query reads the new
+    object instead of failing on the remembered ETag until the listing expires."""
+    lake = Lake(s3_bucket + "/lake")
+    lake.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=1))
+    con = duckdb.connect()
+    lake.storage.register(con)
+    lake.partitions(USAGE)  # our listing: it remembers the object's ETag and size
+    query = f"SELECT count(*) FROM read_parquet('{lake.table_glob(USAGE)}', hive_partitioning=true)"
+    other = Lake(s3_bucket + "/lake")  # another process's lake object: its writes bypass ours
+    other.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=40))
+    with pytest.raises(duckdb.Error, match="no longer exists|bytes returned|No magic bytes"):
+        con.execute(query).fetchone()
+    assert con.execute(query).fetchone()[0] == 80
