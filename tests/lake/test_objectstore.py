@@ -152,6 +152,6 @@ def test_a_read_failed_by_a_replacement_elsewhere_is_not_repeated(s3_bucket):
     query = f"SELECT count(*) FROM read_parquet('{lake.table_glob(USAGE)}', hive_partitioning=true)"
     other = Lake(s3_bucket + "/lake")  # another process's lake object: its writes bypass ours
     other.write_partition(USAGE, {"date": DAY, "coverage": "jp"}, usage_frame(DAY, devices=40))
-    with pytest.raises(duckdb.Error, match="no longer exists|bytes returned|No magic bytes"):
+    with pytest.raises(duckdb.Error, match=r"no longer exists|bytes returned|No magic bytes"):
         con.execute(query).fetchone()
     assert con.execute(query).fetchone()[0] == 80
