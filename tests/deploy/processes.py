@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 BIN = Path(sys.executable).parent
 
@@ -28,10 +29,12 @@ class Service:
         return f"--- {self.name} ({self.log.name}) ---\n" + self.log.read_text(errors="replace")[-chars:]
 
     def kill(self) -> None:
-        """SIGKILL to the whole session (the process and any children)."""
+        """SIGKILL to the whole session (the process and any children), then wait until every
+        member is dead: a signalled process waiting for a CPU on a loaded machine still runs."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+        wait_until_group_dead(self.process.pid, timeout=30)
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM, then wait; SIGKILL if still alive after `timeout`. Returns the exit code."""
@@ -42,6 +45,22 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.process.returncode
+
+
+def wait_until_group_dead(pgid: int, timeout: float) -> None:
+    """Until no process of group `pgid` runs (zombies count as dead: their reaper may be gone)."""
+    deadline = time.monotonic() + timeout
+    while alive := [p.pid for p in psutil.process_iter(["status"]) if _in_group(p, pgid)]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes {alive} of group {pgid} still run {timeout:g} s after SIGKILL")
+        time.sleep(0.05)
+
+
+def _in_group(process: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE
+    except ProcessLookupError:
+        return False
 
 
 def start(name: str, args: list[str], env: dict[str, str], cwd: Path, logs: Path) -> Service:
