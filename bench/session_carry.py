@@ -1,14 +1,14 @@
-"""The carry that bounds `sim_daily_usage`'s session reach (`sql/carry/session_events.sql`,
-issue 15 part 2, item 2) measured in isolation, with its selection rule restated here.
+"""The carry that bounds `sim_daily_usage`'s session reach, measured in isolation, through the
+build's own code: `apply_carry` (pipelines/lake/incremental.py) running the carry query the mart
+declares (`carried by carry/session_events.sql`); no second copy of its rule here.
 
-Boundary B = the third-last loaded session day, E = the end of B. The carry is the raw events
-(in the lake before B's end) of every session that may still be open at E: no `Deleted` and no
-later session of its SIM starting by E, or itself starting at or after E. The sessions'
-segments computed from the carry plus the session files after B are compared, per SIM and day
-after B (online ms and distinct cells, as `sim_daily_usage` sums them), with those computed
-from the whole history; the two guards under which the equality is proven are counted (a
-session of the new files that has older events but is not carried; a session only in the new
-files whose start is before E). Prints wall and CPU seconds of each query.
+Boundary = the start of the second-last loaded session day (a recomputation of the last day: the
+mart's reach is `-1..end`). The carry keeps, of the older session files, what the production
+query keeps; the sessions' segments computed from the carry plus the last two session files are
+compared, per SIM and day from the boundary on (online ms and distinct cells, as
+`sim_daily_usage` sums them), with those computed from the whole history. Whether the query fell
+back to every older row is told by running it once more with no newer files (where its
+fallback cannot fire): the same rows kept means it did not. Prints wall and CPU seconds.
 
     .venv/bin/python -m bench.session_carry --lake /tmp/incr2-lake
 """
@@ -18,16 +18,21 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from pipelines.lake.views import quote_literal
+from assets.models import MODELS
+from assets.tables import TABLE_SPECS
+from pipelines.lake import Lake
+from pipelines.lake.incremental import Input, apply_carry
+from pipelines.lake.views import quote_identifier, table_view_sql
 
-SQL = Path(__file__).resolve().parents[1] / "sql" / "staging"
-DAY_MS = 86_400_000
+MART = "sim_daily_usage"
+SOURCE = "session_events"
 
-# Per SIM and day from `date_from_ms` on: online ms and distinct cells of the segments.
+# Per SIM and day from `boundary_ms` on: online ms and distinct cells of the segments.
 DAILY = """
 SELECT coverage, sim_id, day,
     sum(least(end_ms, (day + 1) * 86400000) - greatest(start_ms, day * 86400000)) AS online_ms,
@@ -40,50 +45,6 @@ WHERE day * 86400000 >= $boundary_ms
 GROUP BY ALL
 """
 
-# Session ids that may be open at the boundary (events before it only; no de-duplication
-# needed: a repeated event changes no min or max).
-CARRIED = """
-WITH s AS (
-    SELECT coverage, sim_id, session_id,
-        coalesce(min(time_ms) FILTER (WHERE event = 'Created'), min(try_cast(created_time AS BIGINT)),
-            min(time_ms)) AS start_ms,
-        max(time_ms) FILTER (WHERE event = 'Deleted') AS deleted_ms
-    FROM old_events
-    GROUP BY ALL
-),
-l AS (
-    SELECT *, lead(start_ms) OVER (PARTITION BY coverage, sim_id ORDER BY start_ms, session_id) AS next_ms
-    FROM s
-)
-SELECT coverage, sim_id, session_id
-FROM l
-WHERE (deleted_ms IS NULL AND (next_ms IS NULL OR next_ms > $boundary_ms)) OR start_ms >= $boundary_ms
-"""
-
-NOT_CARRIED_BUT_OLD = """
-SELECT count(*) FROM (SELECT DISTINCT coverage, sim_id, session_id FROM new_events) AS n
-SEMI JOIN (SELECT DISTINCT coverage, sim_id, session_id FROM old_events) AS o
-    USING (coverage, sim_id, session_id)
-ANTI JOIN carried AS c USING (coverage, sim_id, session_id)
-"""
-
-NEW_STARTING_BEFORE = """
-SELECT count(*) FROM (
-    SELECT coverage, sim_id, session_id,
-        coalesce(min(time_ms) FILTER (WHERE event = 'Created'), min(try_cast(created_time AS BIGINT)),
-            min(time_ms)) AS start_ms
-    FROM new_events
-    GROUP BY ALL
-) AS n
-ANTI JOIN (SELECT DISTINCT coverage, sim_id, session_id FROM old_events) AS o
-    USING (coverage, sim_id, session_id)
-WHERE start_ms < $boundary_ms
-"""
-
-
-def _files(root: Path, days: list[str]) -> str:
-    return "[" + ", ".join(quote_literal(str(root / f"date={d}" / "part-0.parquet")) for d in days) + "]"
-
 
 def _timed(label: str, run: Callable[[], object]) -> object:
     wall, cpu = time.perf_counter(), time.process_time()
@@ -92,72 +53,88 @@ def _timed(label: str, run: Callable[[], object]) -> object:
     return result
 
 
+def carry_query() -> str:
+    """The carry query the mart declares (its `carried by` file, as the build reads it)."""
+    model = next(m for m in MODELS if m.name == MART)
+    partitioning = model.partitioning
+    found = [i.carry for i in (partitioning.inputs if partitioning else ()) if i.name == SOURCE and i.carry]
+    if not found:
+        raise SystemExit(f"{MART} declares no carried {SOURCE} input")
+    return found[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lake", type=Path, required=True, help="a lake filled by bench.models")
     args = parser.parse_args()
-    root = args.lake / "session_events"
-    days = sorted(p.name.split("=", 1)[1] for p in root.iterdir() if p.name.startswith("date="))
+    lake = Lake(args.lake)
+    spec = next(s for s in TABLE_SPECS if s.name == SOURCE)
+    days = [p["date"] for p in lake.partitions(spec)]
     if len(days) < 4:
-        raise SystemExit(f"{root}: needs at least 4 session days, found {len(days)}")
+        raise SystemExit(f"{args.lake}: needs at least 4 session days, found {len(days)}")
+    keys = {day: lake.partition_key(spec, {"date": day}) for day in days}
     old, new = days[:-2], days[-2:]
-    con = duckdb.connect()
-    boundary_ms = con.execute(f"SELECT epoch_ms(TIMESTAMP {quote_literal(old[-1])}) + {DAY_MS}").fetchone()[0]
+    boundary: date = new[0]
+    boundary_ms = (boundary - date(1970, 1, 1)).days * 86_400_000
     params = {"boundary_ms": boundary_ms}
-    staging = (SQL / "stg_session_events.sql").read_text()
-    segments = (SQL / "stg_session_segments.sql").read_text()
+    select = carry_query()
+    staging = {
+        m.name: m.select_sql for m in MODELS if m.name in ("stg_session_events", "stg_session_segments")
+    }
+    con = duckdb.connect()
 
-    def source(body: str) -> None:
-        con.execute(f"CREATE OR REPLACE VIEW session_events AS {body}")
-        con.execute(f"CREATE OR REPLACE VIEW stg_session_events AS {staging}")
-        con.execute(f"CREATE OR REPLACE VIEW stg_session_segments AS {segments}")
+    def staging_views() -> None:
+        for name in ("stg_session_events", "stg_session_segments"):
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS {staging[name]}")
 
-    scan = "read_parquet({}, hive_partitioning = true)"
-    con.execute(f"CREATE VIEW old_events AS SELECT * FROM {scan.format(_files(root, old))}")
-    con.execute(f"CREATE VIEW new_events AS SELECT * FROM {scan.format(_files(root, new))}")
-    print(f"session days {days[0]} .. {days[-1]}, boundary: end of {old[-1]}\n")
+    def carry(newer: list[date]) -> None:
+        apply_carry(
+            lake,
+            con,
+            Input(SOURCE, spec),
+            select,
+            [keys[d] for d in old],
+            [keys[d] for d in newer],
+            boundary.toordinal(),
+        )
+
+    print(f"session days {days[0]} .. {days[-1]}, boundary: start of {boundary}\n")
     print("| step | wall s | CPU s |\n|---|---|---|")
-    source(f"SELECT * FROM {scan.format(_files(root, days))}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {SOURCE} AS {table_view_sql(lake, spec, con)}")
+    staging_views()
     _timed(
-        f"segments per SIM-day after the boundary, whole history ({len(days)} days: today's reach)",
+        f"segments per SIM-day from the boundary on, whole history ({len(days)} days: no carry)",
         lambda: con.execute(f"CREATE TABLE whole AS {DAILY}", params),
     )
     _timed(
-        "carried session ids (an aggregate of the history before the boundary)",
-        lambda: con.execute(f"CREATE TABLE carried AS {CARRIED}", params),
+        f"the carry query over the {len(old)} older files (sql/carry/session_events.sql)", lambda: carry(new)
     )
+    con.execute("CREATE TABLE carried AS SELECT * FROM carry_rows")
+    staging_views()
     _timed(
-        "their raw events",
-        lambda: con.execute(
-            "CREATE TABLE carry AS SELECT * FROM old_events SEMI JOIN carried "
-            "USING (coverage, sim_id, session_id)"
-        ),
-    )
-    source(f"SELECT * FROM carry UNION ALL BY NAME SELECT * FROM {scan.format(_files(root, new))}")
-    _timed(
-        f"segments per SIM-day after the boundary, carry + the last {len(new)} days",
+        f"segments per SIM-day from the boundary on, carry + the last {len(new)} days",
         lambda: con.execute(f"CREATE TABLE bounded AS {DAILY}", params),
     )
-    carried, carry_rows = con.execute(
-        "SELECT (SELECT count(*) FROM carried), (SELECT count(*) FROM carry)"
-    ).fetchone()
+    carry([])  # no newer files: the fallback cannot fire, this is what the rule alone keeps
+    kept_alone = con.execute("SELECT count(*) FROM carry_rows").fetchone()[0]
+    carry_rows = con.execute("SELECT count(*) FROM carried").fetchone()[0]
+    sessions = con.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT coverage, sim_id, session_id FROM carried)"
+    ).fetchone()[0]
+    older_rows = con.execute("SELECT count(*) FROM carry_older").fetchone()[0]
     rows = con.execute("SELECT count(*) FROM whole").fetchone()[0]
     differing = con.execute(
         "SELECT count(*) FROM ((FROM whole EXCEPT ALL FROM bounded) "
         "UNION ALL (FROM bounded EXCEPT ALL FROM whole))"
     ).fetchone()[0]
-    guard_old = con.execute(NOT_CARRIED_BUT_OLD).fetchone()[0]
-    guard_start = con.execute(NEW_STARTING_BEFORE, params).fetchone()[0]
     print(
-        f"\ncarried: {carried:,} sessions, {carry_rows:,} event rows; SIM-days after the boundary: {rows:,}, "
-        f"differing: {differing:,}"
+        f"\ncarried: {sessions:,} sessions, {carry_rows:,} of {older_rows:,} older event rows; "
+        f"SIM-days from the boundary on: {rows:,}, differing: {differing:,} (must be 0)"
     )
-    print(
-        f"guards (each must be 0, else the whole history is read): sessions of the new files with older "
-        f"events, not carried: {guard_old:,}; new-only sessions starting before the boundary: {guard_start:,}"
-    )
+    fell_back = "no" if carry_rows == kept_alone else "yes: every older row kept"
+    print(f"fallback to the whole history: {fell_back}")
 
 
 if __name__ == "__main__":

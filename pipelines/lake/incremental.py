@@ -23,7 +23,7 @@ whole month. Leading `_` keeps `_state.json` out of Hive-style readers (Athena, 
 A `carried by` input (a reach to `end`, e.g. session events, where an open session covers every
 later day) is not read whole for a recomputation from day A: its files from A+lo on are, plus
 what its carry query (an SQL file of the mart's) keeps of the older files: the rows that can still
-change days from A+lo on (`_carry`).
+change days from A+lo on (`apply_carry`).
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ def build_partitioned(
         for source_name, keys in needed.items():
             if source_name in older:
                 boundary = min(affected) + int(_bound(con, carries[source_name].lo, where) or 0)
-                _carry(
+                apply_carry(
                     lake,
                     con,
                     by_name[source_name],
@@ -635,7 +635,7 @@ def _restrict(lake: Lake, con: duckdb.DuckDBPyConnection, source: Input, keys: l
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
-def _carry(
+def apply_carry(
     lake: Lake,
     con: duckdb.DuckDBPyConnection,
     source: Input,

@@ -7,14 +7,18 @@
 -- Charged: a positive sum of the SIM's billing lines dated in the window plus its monthly lines
 -- (basic fees) of the months the window touches. traffic_days_loaded: loaded days in the window.
 -- months_charged: the months of those lines, comma-separated (a flat column for BI tools).
-WITH traffic_days AS (
-    -- Traffic per SIM and day from sim_daily_usage (already summed per SIM-day, one column read)
-    -- rather than stg_air_traffic_daily's rows of every IMSI and usage type over all history:
-    -- total_bytes is not NULL exactly on the days traffic is loaded for the coverage, and a
-    -- SIM-day's sum is positive exactly when one of its rows is (bytes are never negative).
-    SELECT coverage, date, sim_id, total_bytes
-    FROM sim_daily_usage
-    WHERE total_bytes IS NOT NULL
+WITH months AS (
+    -- Per SIM and month (sim_traffic_monthly, a month recomputed per new day) rather than a year
+    -- of sim_daily_usage's SIM-days: the loaded days as a bit mask, the last day with traffic.
+    SELECT coverage, year_month, sim_id, loaded_days_mask, last_traffic_date
+    FROM sim_traffic_monthly
+),
+traffic_days AS (
+    -- the coverage's loaded traffic days: the days set in any of its SIMs' masks of the month
+    SELECT m.coverage, CAST(strptime(m.year_month, '%Y%m') + to_days(d.day - 1) AS DATE) AS date
+    FROM (SELECT coverage, year_month, bit_or(loaded_days_mask) AS mask FROM months GROUP BY ALL) AS m
+    CROSS JOIN range(1, 32) AS d(day)
+    WHERE (m.mask >> CAST(d.day - 1 AS INTEGER)) & 1 = 1
 ),
 bounds AS (
     SELECT
@@ -57,17 +61,13 @@ charges AS (
     GROUP BY i.coverage, i.sim_id
     HAVING sum(i.amount) > 0
 ),
-traffic AS (
-    SELECT t.coverage, t.sim_id, CAST(sum(t.total_bytes) AS BIGINT) AS bytes
-    FROM traffic_days AS t
-    JOIN bounds AS b ON b.coverage = t.coverage AND t.date BETWEEN b.window_start AND b.window_end
-    WHERE t.sim_id IS NOT NULL
-    GROUP BY ALL
-),
 last_traffic AS (
-    SELECT coverage, sim_id, max(date) AS last_traffic_date
-    FROM traffic_days
-    WHERE total_bytes > 0 AND sim_id IS NOT NULL
+    -- A SIM had traffic in the window exactly when its last day with traffic is in it: the window
+    -- ends on the coverage's latest loaded day, and a sum of bytes is positive exactly when one
+    -- of its days is (bytes are never negative).
+    SELECT coverage, sim_id, max(last_traffic_date) AS last_traffic_date
+    FROM months
+    WHERE sim_id IS NOT NULL
     GROUP BY ALL
 )
 SELECT
@@ -89,10 +89,9 @@ SELECT
 FROM charges AS c
 JOIN bounds AS b ON b.coverage = c.coverage
 JOIN loaded AS l ON l.coverage = c.coverage
-LEFT JOIN traffic AS t ON t.coverage = c.coverage AND t.sim_id = c.sim_id
 LEFT JOIN stg_sims AS s ON s.coverage = c.coverage AND s.sim_id = c.sim_id
 LEFT JOIN last_traffic AS lt ON lt.coverage = c.coverage AND lt.sim_id = c.sim_id
 LEFT JOIN (
     SELECT coverage, any_value(currency ORDER BY year_month DESC) AS currency FROM stg_bills GROUP BY coverage
 ) AS cur ON cur.coverage = c.coverage
-WHERE coalesce(t.bytes, 0) = 0
+WHERE lt.last_traffic_date IS NULL OR lt.last_traffic_date < b.window_start

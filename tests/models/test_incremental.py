@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from assets import billing, inventory, traffic
-from assets.models import MODELS
+from assets.models import MODELS, SQL_DIR
 from assets.tables import TABLE_SPECS
-from pipelines.lake import Lake, build_model
+from pipelines.lake import Lake, SqlModel, build_model, discover_models
 from pipelines.lake.incremental import STATE_FILE, MartBuild
 from pipelines.lake.spec import MODELS_FOLDER
 from sandbox.world import World
@@ -33,14 +33,16 @@ NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 MARTS = [m for m in MODELS if m.materialised]
 
 
-def build_all(lake: Lake, full_refresh: bool = False, marts: set[str] | None = None) -> dict[str, MartBuild]:
-    """The models job: every model in order (the staging views and only `marts`, when given);
-    the marts' results by name."""
+def build_all(
+    lake: Lake, full_refresh: bool = False, marts: set[str] | None = None, models: list[SqlModel] = MODELS
+) -> dict[str, MartBuild]:
+    """The models job: every model in order (only `marts`, when given: each mart inlines the
+    staging views it reads); the marts' results by name."""
     done = {}
-    for model in MODELS:
-        if marts is not None and model.materialised and model.name not in marts:
+    for model in models:
+        if marts is not None and model.name not in marts:
             continue
-        result = build_model(lake, model, TABLE_SPECS, MODELS, full_refresh=full_refresh)
+        result = build_model(lake, model, TABLE_SPECS, models, full_refresh=full_refresh)
         if model.materialised:
             done[model.name] = result
     return done
@@ -56,14 +58,16 @@ def mart_files(lake: Lake) -> dict[str, bytes]:
     }
 
 
-def assert_equals_full_rebuild(lake: Lake, scratch: Path, marts: set[str] | None = None) -> None:
+def assert_equals_full_rebuild(
+    lake: Lake, scratch: Path, marts: set[str] | None = None, models: list[SqlModel] = MODELS
+) -> None:
     """Copy the lake's tables (not its marts) aside, rebuild every mart (or `marts`) from
     scratch there, and compare every mart file byte for byte."""
     if scratch.exists():
         shutil.rmtree(scratch)
     shutil.copytree(lake.root, scratch, ignore=shutil.ignore_patterns(MODELS_FOLDER))
     fresh = Lake(scratch)
-    build_all(fresh, full_refresh=True, marts=marts)
+    build_all(fresh, full_refresh=True, marts=marts, models=models)
     incremental, full = mart_files(lake), mart_files(fresh)
     assert sorted(incremental) == sorted(full)
     differing = [name for name in full if incremental[name] != full[name]]
@@ -208,7 +212,8 @@ def test_an_untouched_partition_file_is_not_rewritten(world: World, tmp_path: Pa
     touched = sorted(p.relative_to(folder).as_posix() for p in after if before.get(p) != after[p])
     month = f"date={new_day.strftime('%Y-%m')}.parquet"
     assert f"sim_daily_usage/{month}" in touched
-    assert all(p.endswith(month) or p.startswith("idle_sims/") for p in touched), touched
+    month_mart = f"sim_traffic_monthly/year_month={new_day.strftime('%Y%m')}.parquet"  # by month
+    assert all(p.endswith(month) or p in (month_mart, "idle_sims/part-0.parquet") for p in touched), touched
     assert new_day.date().isoformat() in results["sim_daily_usage"].written
     assert october.date().isoformat() not in results["sim_daily_usage"].unchanged  # not recomputed
     assert results["sim_monthly_cost"].skipped
@@ -383,3 +388,83 @@ def test_session_edge_cases_stay_equal_to_a_full_rebuild(world: World, tmp_path:
 
     results = step(day_five)
     assert days[5].date().isoformat() in results["sim_daily_usage"].written
+
+
+IDLE = {"sim_daily_usage", "sim_traffic_monthly", "idle_sims"}  # idle_sims and what it is built from
+
+
+def _models_with_idle_days(root: Path, idle_days: int) -> list[SqlModel]:
+    """The project's models from a copy of sql/ whose report_params sets `idle_days` (a window
+    of a few days, so a test moves it with a few loads)."""
+    shutil.copytree(SQL_DIR, root)
+    params = root / "staging" / "report_params.sql"
+    text = params.read_text()
+    assert "    30 AS idle_days," in text
+    params.write_text(text.replace("    30 AS idle_days,", f"    {idle_days} AS idle_days,"))
+    return discover_models(root, [spec.name for spec in TABLE_SPECS])
+
+
+def test_the_idle_window_stays_equal_to_a_full_rebuild(tmp_path: Path) -> None:
+    """idle_sims reads a per-SIM, per-month summary (sim_traffic_monthly) that a new day
+    recomputes for its month only, not a year of SIM-days. A 2-day idle window moving across a
+    month's end over days without a SIM's traffic, the SIM going idle, a day of sessions without
+    traffic (the window stays), and a re-load of an old day that gives the SIM traffic again:
+    after each load, the marts equal a full rebuild byte for byte and the SIM is idle exactly
+    when it should be."""
+    world = World(seed=42, sims=12, now=datetime(2026, 12, 3, 2, tzinfo=UTC), coverages=("jp",))
+    models = _models_with_idle_days(tmp_path / "sql", 2)
+    lake = Lake(tmp_path / "lake")
+    scratch = tmp_path / "full"
+    days = closed_days(world, 6)  # 2026-11-27 .. 2026-12-02
+    load_snapshot(lake, world, days[0])
+    for start, month in billing_months(world, 2):
+        load_billing_month(lake, world, start, month)
+    for day in days[:3]:
+        load_traffic_day(lake, world, day)
+    # The SIM: traffic on day 2, and billing lines of days 3-4 (or the months') adding up to > 0.
+    spec = traffic.DAILY_SPEC
+    active = lake.read(spec, {"date": days[2].date()}).filter(pl.col("download_bytes") > 0)
+    lines = pl.concat([lake.read(billing.ITEMS_SPEC, {"month": m}) for m in ("2026-11", "2026-12")])
+    charged = (
+        lines.filter(pl.col("date").is_null() | pl.col("date").is_in([d.date() for d in days[3:5]]))
+        .group_by("imsi")
+        .agg(pl.col("amount").sum())
+        .filter(pl.col("amount") > 0)
+    )
+    imsi = min(set(active["imsi"]) & set(charged["imsi"]))
+    sims = lake.read(inventory.SIMS_SPEC, {"date": days[0].date()})
+    (sim_id,) = sims.filter(pl.col("imsis").list.contains(imsi))["sim_id"].to_list()
+
+    def idle() -> set[str]:
+        with lake.storage.open_read(f"{MODELS_FOLDER}/idle_sims/part-0.parquet") as handle:
+            return set(pl.read_parquet(handle)["sim_id"].to_list())
+
+    def step(load: Callable[[], None]) -> dict[str, MartBuild]:
+        load()
+        results = build_all(lake, marts=IDLE, models=models)
+        assert_equals_full_rebuild(lake, scratch, IDLE, models)
+        return results
+
+    def traffic_without_the_sim(day: datetime) -> Callable[[], None]:
+        def load() -> None:
+            load_traffic_day(lake, world, day)
+            _rewrite(lake, spec.name, {"date": day.date()}, lambda f: f.filter(pl.col("imsi") != imsi))
+
+        return load
+
+    build_all(lake, marts=IDLE, models=models)
+    assert sim_id not in idle()
+    step(traffic_without_the_sim(days[3]))  # window days 2-3: traffic on day 2
+    assert sim_id not in idle()
+    results = step(traffic_without_the_sim(days[4]))  # window days 3-4, across November's end
+    assert sim_id in idle()
+    monthly = results["sim_traffic_monthly"]
+    assert not monthly.full and monthly.written == ("202612",)  # only the new day's month
+    results = step(lambda: load_session_day(lake, world, days[5]))  # no traffic: the window stays
+    assert sim_id in idle() and results["sim_traffic_monthly"].written == ()
+    assert results["idle_sims"].skipped  # nothing it reads changed
+    results = step(lambda: load_traffic_day(lake, world, days[3]))  # re-load: traffic on day 3
+    assert sim_id not in idle()
+    assert results["sim_traffic_monthly"].written == ("202611",)
+    step(lambda: load_traffic_day(lake, world, days[5]))  # window days 4-5: traffic on day 5
+    assert sim_id not in idle()
