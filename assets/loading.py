@@ -22,6 +22,7 @@ from dagster import AssetExecutionContext
 
 from assets.check_rules import source_check_results, source_check_specs
 from assets.describe import OWNERS, arrow_columns, column_schema
+from assets.expected_rows import nearest_loaded_rows
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
 from assets.progress import Step, report
@@ -71,13 +72,20 @@ class Progress:
     Counted work (`every`, `add_rows`) also goes to the live progress sinks (assets/progress.py)."""
 
     def __init__(
-        self, log: Any, coverage: str, now: datetime | None = None, source: str = "", partition: str = ""
+        self,
+        log: Any,
+        coverage: str,
+        now: datetime | None = None,
+        source: str = "",
+        partition: str = "",
+        expected_rows: Callable[[], int | None] | None = None,
     ) -> None:
         self._log = log
         self.coverage = coverage
         self.now = now
         self.source = source
         self.partition = partition
+        self._expected_rows = expected_rows
         self.rows = 0
         self._last: tuple[int, int, str] | None = None  # done, total, what of the last `every`
 
@@ -85,6 +93,11 @@ class Progress:
         if self.now is None:
             raise RuntimeError("this fetch needs the run's now: pass Progress(log, coverage, now)")
         return self.now
+
+    def expected_rows(self) -> int | None:
+        """Rows this partition is expected to hold, from the table's nearest loaded partition
+        (`assets/expected_rows.py`); None when unknown. Asked only by fetches that use it."""
+        return self._expected_rows() if self._expected_rows is not None else None
 
     def info(self, message: str) -> None:
         self._log.info(f"[{self.coverage}] {message}")
@@ -230,12 +243,16 @@ async def _load_windows(
         for window in windows:
             calls_before = sum(client.stats.calls for client in clients.values())
             loaded_at = now
-            progress = {c: Progress(context.log, c, now, spec.name, window.key) for c in coverages}
+            partition = lake_partition(window)
+
+            def expected(partition: Mapping[str, object] = partition) -> int | None:
+                return nearest_loaded_rows(the_lake, spec, partition)
+
+            progress = {c: Progress(context.log, c, now, spec.name, window.key, expected) for c in coverages}
             fetched = await asyncio.gather(
                 *(_fetch_tracked(fetch, clients[c], window, progress[c]) for c in coverages)
             )
             results = list(zip(coverages, fetched, strict=True))
-            partition = lake_partition(window)
             check = guard(the_lake, spec, partition, window.key, shrink)
             try:
                 written = _write(the_lake, spec, partition, results, loaded_at, sort_by, check)
