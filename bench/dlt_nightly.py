@@ -63,6 +63,7 @@ class DltRun:
     scenario: str
     wall_s: float | None = None
     process_wall_s: float | None = None  # the child process from spawn to exit: imports included
+    cpu_s: float | None = None  # the child process's CPU, imports included
     rows: dict[str, int] = field(default_factory=dict)
     calls_by_operation: dict[str, int] = field(default_factory=dict)
     http_429: int = 0
@@ -81,6 +82,7 @@ class DltRun:
             "scenario": self.scenario,
             "wall_s": self.wall_s,
             "process_wall_s": self.process_wall_s,
+            "cpu_s": self.cpu_s,
             "rows": self.rows,
             "calls": self.calls,
             "calls_by_operation": self.calls_by_operation,
@@ -117,9 +119,10 @@ def run_dlt(
         *("--out", str(out), "--workers", str(workers)),
         *(arg for source in sources for arg in ("--source", source)),
     ]
-    spawned = time.perf_counter()
+    spawned, cpu_spawned = time.perf_counter(), child_cpu_s()
     result, run.error = run_child(args, deadline)
     run.process_wall_s = time.perf_counter() - spawned
+    run.cpu_s = child_cpu_s() - cpu_spawned
     run.sandbox_cpu_s = _cpu_s(server) - cpu_before
     if result is None:
         return run
@@ -273,7 +276,8 @@ def format_whole(job: dict[str, Any], whole: DltRun) -> str:
         f"whole nightly, process to process: our daily_load_job {job['wall_s']:,.2f} s (error_logs, "
         f"checks and catalog included) vs dlt {whole.process_wall_s:,.2f} s: dlt/ours "
         f"{whole.process_wall_s / job['wall_s']:.2f}; the run alone: ours {job['run_s']:,.2f} s vs dlt "
-        f"{whole.wall_s:,.2f} s: dlt/ours {whole.wall_s / job['run_s']:.2f}"
+        f"{whole.wall_s:,.2f} s: dlt/ours {whole.wall_s / job['run_s']:.2f}; CPU of the process: ours "
+        f"{job['cpu_s']:,.2f} s, dlt {whole.cpu_s or 0:,.2f} s"
     )
 
 
