@@ -312,6 +312,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the sandbox's export_delay_s (how long an async export stays processing; default 0.5)",
     )
     parser.add_argument(
+        "--export-sync-max-bytes",
+        type=int,
+        default=None,
+        help="the sandbox's export_sync_max_bytes: a sync export of a bigger file answers a gateway's "
+        "504 after 29 s (default 64 MiB; dlt's sync 5-minute export of 10,000 SIMs is ~110 MB)",
+    )
+    parser.add_argument(
         "--no-history",
         action="store_true",
         help="start our lakes empty (default: they hold the day before of the export sources, "
@@ -356,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.update_settings(record_calls=False)  # the audit log would grow for every call
         if args.export_delay_s is not None:
             sandbox.update_settings(export_delay_s=args.export_delay_s)
+        if args.export_sync_max_bytes is not None:
+            sandbox.update_settings(export_sync_max_bytes=args.export_sync_max_bytes)
         history = None
         if not args.no_history and set(args.sources) & set(HISTORY_SOURCES):
             history = root / "history"
