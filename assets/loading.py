@@ -22,6 +22,7 @@ from dagster import AssetExecutionContext
 
 from assets.check_rules import source_check_results, source_check_specs
 from assets.describe import OWNERS, arrow_columns, column_schema
+from assets.expected_rows import nearest_loaded_rows
 from assets.frames import add_lineage, table_columns
 from assets.partitions import Window, window_for
 from assets.progress import Step, report
@@ -71,13 +72,20 @@ class Progress:
     Counted work (`every`, `add_rows`) also goes to the live progress sinks (assets/progress.py)."""
 
     def __init__(
-        self, log: Any, coverage: str, now: datetime | None = None, source: str = "", partition: str = ""
+        self,
+        log: Any,
+        coverage: str,
+        now: datetime | None = None,
+        source: str = "",
+        partition: str = "",
+        expected_rows: Callable[[], int | None] | None = None,
     ) -> None:
         self._log = log
         self.coverage = coverage
         self.now = now
         self.source = source
         self.partition = partition
+        self._expected_rows = expected_rows
         self.rows = 0
         self._last: tuple[int, int, str] | None = None  # done, total, what of the last `every`
 
@@ -85,6 +93,11 @@ class Progress:
         if self.now is None:
             raise RuntimeError("this fetch needs the run's now: pass Progress(log, coverage, now)")
         return self.now
+
+    def expected_rows(self) -> int | None:
+        """Rows this partition is expected to hold, from the table's nearest loaded partition
+        (`assets/expected_rows.py`); None when unknown. Asked only by fetches that use it."""
+        return self._expected_rows() if self._expected_rows is not None else None
 
     def info(self, message: str) -> None:
         self._log.info(f"[{self.coverage}] {message}")
@@ -168,10 +181,19 @@ def _loaded_rows(lake: Lake, spec: TableSpec, partition: Mapping[str, object], c
     return rows.drop([c for c in spec.partition_by if c in rows.columns])
 
 
-def _return_free_memory() -> None:
-    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): a fan-out
-    of 75k calls leaves ~100 MB of freed, fragmented heap that the write would add to."""
-    gc.collect()
+# A fetch of at least this many calls has its garbage collected before the write. A full
+# collection walks every object of the process (Dagster's included): 0.13-0.3 s of CPU, paid
+# by every step when it ran always (a fifth of the CPU of the 1,000-SIM nightly's steps, by
+# py-spy) though only a big fan-out leaves garbage worth it.
+COLLECT_AFTER_CALLS = 1000
+
+
+def _return_free_memory(collect: bool = True) -> None:
+    """Hand freed heap back to the OS (glibc keeps it otherwise), after collecting garbage when
+    `collect`: a fan-out of 75k calls leaves ~100 MB of freed, fragmented heap that the write
+    would add to. The trim alone costs next to nothing."""
+    if collect:
+        gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
@@ -184,11 +206,13 @@ def _write(
     loaded_at: datetime,
     sort_by: list[str] | None,
     before_replace: BeforeReplace | None = None,
+    fetch_calls: int = COLLECT_AFTER_CALLS,
 ) -> WriteResult:
     """One partition from every coverage's rows. `Batches` (exports too big for memory) stream
     to the file batch by batch, in the order the source gave them (an export's order is fixed).
     `before_replace` (the shrink guard) may refuse the new file, keeping the old one."""
-    _return_free_memory()  # the fetch's page objects are garbage now; the write needs room
+    # the fetch's page objects are garbage now; the write needs room
+    _return_free_memory(collect=fetch_calls >= COLLECT_AFTER_CALLS)
     for coverage, one in results:
         if one.keep_loaded:
             one.frame = _loaded_rows(lake, spec, partition, coverage)
@@ -230,15 +254,20 @@ async def _load_windows(
         for window in windows:
             calls_before = sum(client.stats.calls for client in clients.values())
             loaded_at = now
-            progress = {c: Progress(context.log, c, now, spec.name, window.key) for c in coverages}
+            partition = lake_partition(window)
+
+            def expected(partition: Mapping[str, object] = partition) -> int | None:
+                return nearest_loaded_rows(the_lake, spec, partition)
+
+            progress = {c: Progress(context.log, c, now, spec.name, window.key, expected) for c in coverages}
             fetched = await asyncio.gather(
                 *(_fetch_tracked(fetch, clients[c], window, progress[c]) for c in coverages)
             )
             results = list(zip(coverages, fetched, strict=True))
-            partition = lake_partition(window)
             check = guard(the_lake, spec, partition, window.key, shrink)
+            fetch_calls = sum(client.stats.calls for client in clients.values()) - calls_before
             try:
-                written = _write(the_lake, spec, partition, results, loaded_at, sort_by, check)
+                written = _write(the_lake, spec, partition, results, loaded_at, sort_by, check, fetch_calls)
             except ShrinkRefused as error:
                 context.log.error(str(error))
                 refused.append(str(error))

@@ -54,6 +54,10 @@ class SoracomResource(dg.ConfigurableResource):
         default=int(settings.setting(settings.MAX_CONCURRENCY, {})),
         description="SORACOM_MAX_CONCURRENCY: parallel API calls",
     )
+    export_sync_max_rows: int = Field(
+        default=int(settings.setting(settings.EXPORT_SYNC_MAX_ROWS, {})),
+        description="SORACOM_EXPORT_SYNC_MAX_ROWS: exports expected this small or smaller run sync",
+    )
 
     def coverage_list(self) -> tuple[str, ...]:
         """`coverages`, else the single `coverage_type` (soracom-cli's variable), else the default."""
@@ -89,7 +93,9 @@ class SoracomResource(dg.ConfigurableResource):
         return resolve_endpoint(coverage, endpoint=override, profile=self.profile, env=self._library_env())
 
     def client_settings(self) -> ClientSettings:
-        return ClientSettings(max_concurrency=self.max_concurrency)
+        return ClientSettings(
+            max_concurrency=self.max_concurrency, export_sync_max_rows=self.export_sync_max_rows
+        )
 
     def client(self, coverage: str) -> SoracomClient:
         """An unopened client for one coverage: use as `async with resource.client("jp") as c:`."""
@@ -166,6 +172,8 @@ def soracom_resource_from_env(env: Mapping[str, str] | None = None) -> SoracomRe
             config[field] = value
     if env.get(settings.MAX_CONCURRENCY, "").strip():
         config["max_concurrency"] = dg.EnvVar.int(settings.MAX_CONCURRENCY)
+    if env.get(settings.EXPORT_SYNC_MAX_ROWS, "").strip():
+        config["export_sync_max_rows"] = dg.EnvVar.int(settings.EXPORT_SYNC_MAX_ROWS)
     return SoracomResource(**config)
 
 

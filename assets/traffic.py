@@ -3,6 +3,9 @@
 `air_traffic_daily`: one row per IMSI, UTC day and speed class (export period=day).
 `air_traffic_5min`: one row per IMSI, 5-minute bucket and speed class (period=minutes),
 which Soracom keeps only 32 days. The CSV's trailing tag/group columns are kept in `_extra`.
+Both export sync (the answer holds the file's URL: no polling) when the table's nearest loaded
+partition says the file is small (`SORACOM_EXPORT_SYNC_MAX_ROWS`), else async; a sync export
+that fails is run again async (`pipelines/soracom/exports.py`).
 """
 
 import shutil
@@ -144,7 +147,7 @@ def _export_window(window: Window) -> tuple:
 
 async def fetch_daily(client: SoracomClient, window: Window, progress: Progress) -> Fetched:
     start, end = _export_window(window)
-    csv = await client.export_air_usage(start, end, "day")
+    csv = await client.export_air_usage(start, end, "day", expected_rows=progress.expected_rows())
     frame = usage_frame(csv, window, "day")
     progress.info(f"daily usage export: {len(csv)} bytes, {frame.height} rows")
     return Fetched(frame, {"export_bytes": len(csv)})
@@ -156,7 +159,9 @@ async def fetch_minutes(client: SoracomClient, window: Window, progress: Progres
     start, end = _export_window(window)
     folder = Path(tempfile.mkdtemp(prefix="soracom-usage-"))
     try:
-        size = await client.export_air_usage_to_file(start, end, folder / "usage.csv", "minutes")
+        size = await client.export_air_usage_to_file(
+            start, end, folder / "usage.csv", "minutes", expected_rows=progress.expected_rows()
+        )
         frame = usage_batches(folder / "usage.csv", window, "minutes")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

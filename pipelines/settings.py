@@ -62,6 +62,16 @@ def _positive_int(name: str, text: str) -> int:
     return int(value)
 
 
+def _rows(name: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{name}={text!r} is not valid: give a whole number of rows >= 0 (e.g. '200000')")
+    return value
+
+
 def _fraction(name: str, text: str) -> float:
     try:
         value = float(text)
@@ -177,6 +187,14 @@ SETTINGS: tuple[Setting, ...] = (
         "parallel API calls per coverage",
         default=str(ClientSettings().max_concurrency),
         check=_positive_int,
+    ),
+    Setting(
+        "SORACOM_EXPORT_SYNC_MAX_ROWS",
+        "CSV exports expected to hold at most this many rows (the table's nearest loaded partition) "
+        "ask for the file at once (`export_mode=sync`, no polling), falling back to async if that "
+        "fails; bigger or unknown ones run async. 0: always async",
+        default=str(ClientSettings().export_sync_max_rows),
+        check=_rows,
     ),
     Setting(
         "SORACOM_SESSION_EVENTS_PATH",
@@ -303,6 +321,7 @@ ENDPOINT_G = BY_NAME["SORACOM_ENDPOINT_G"].name
 COVERAGES = BY_NAME["SORACOM_COVERAGES"].name
 COVERAGE_TYPE = BY_NAME["SORACOM_COVERAGE_TYPE"].name
 MAX_CONCURRENCY = BY_NAME["SORACOM_MAX_CONCURRENCY"].name
+EXPORT_SYNC_MAX_ROWS = BY_NAME["SORACOM_EXPORT_SYNC_MAX_ROWS"].name
 LAKE_ROOT = BY_NAME["SORACOM_LAKE_ROOT"].name
 CATALOG_PATH = BY_NAME["SORACOM_CATALOG_PATH"].name
 NOW = BY_NAME["SORACOM_NOW"].name

@@ -168,3 +168,13 @@ def test_a_bad_coverage_is_refused_with_the_accepted_values() -> None:
     with pytest.raises(ValueError, match="jp and/or g"):
         settings.parse_coverages("jp,mars")
     assert settings.parse_coverages(" G , jp,g") == ("g", "jp")
+
+
+def test_the_code_location_freezes_its_objects_out_of_the_collector() -> None:
+    """Imported once per process, they live as long as it does: no full collection and no exit
+    walks them (bench/README.md, "Ours against dlt": 0.7-1.9 s of exit cut to 0.2-0.35 s)."""
+    import gc
+
+    import pipelines.definitions  # noqa: F401  (imported by this module's tests anyway)
+
+    assert gc.get_freeze_count() > 100_000, "Dagster and the assets alone are 180,000 objects"

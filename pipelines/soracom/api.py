@@ -152,18 +152,29 @@ class SoracomClient(CoreClient):
         )
         return _list(data, "getAirStatsOfGroup")
 
-    async def export_air_usage(self, start: datetime, end: datetime, period: Period = "day") -> bytes:
-        """The Air data usage CSV (UTF-8 with BOM) of the operator, via an async export."""
+    async def export_air_usage(
+        self, start: datetime, end: datetime, period: Period = "day", *, expected_rows: int | None = None
+    ) -> bytes:
+        """The Air data usage CSV (UTF-8 with BOM) of the operator. Exported sync when
+        `expected_rows` (the caller's estimate) is at most `export_sync_max_rows`, else async."""
         from_s, to_s = _window_s(start, end)
-        return await self.export(
+        return await run_export(
+            self,
             "/stats/air/operators/{operator_id}/export",
             {"from": from_s, "to": to_s, "period": _period(period)},
             operation="exportAirStats",
             path_params={"operator_id": self.operator_id},
+            expected_rows=expected_rows,
         )
 
     async def export_air_usage_to_file(
-        self, start: datetime, end: datetime, dest: str | os.PathLike[str], period: Period = "day"
+        self,
+        start: datetime,
+        end: datetime,
+        dest: str | os.PathLike[str],
+        period: Period = "day",
+        *,
+        expected_rows: int | None = None,
     ) -> int:
         """`export_air_usage` streamed to the file `dest` (a day of 5-minute rows of a big fleet
         is ~1 GB); returns the file's size in bytes."""
@@ -175,6 +186,7 @@ class SoracomClient(CoreClient):
             dest,
             operation="exportAirStats",
             path_params={"operator_id": self.operator_id},
+            expected_rows=expected_rows,
         )
 
     # ---- Harvest Data ----------------------------------------------------------------

@@ -252,12 +252,16 @@ class CoreClient:
         path_params: Mapping[str, Any] | None = None,
         operation: str | None = None,
         raw: bool = False,
+        retry_faults: bool = True,
     ) -> ApiResponse:
         """One API call (with retries); `path` is relative to `/v1` and may hold `{name}`s.
 
         With `raw`, `data` is the body's bytes, not parsed: for pages decoded in bulk
         (columnar, many pages at once) instead of one Python object per item. A 2xx body that
         is not framed as a JSON array or object (HTML, truncated) is retried like invalid JSON.
+        Without `retry_faults`, the first 5xx, transport error or unusable answer raises
+        `SoracomRetryError` at once (429s still wait for the window): for a call whose caller
+        has a better plan than sending it again (a sync export that timed out goes async).
         """
         method = method.upper()
         call = _Call(
@@ -268,7 +272,7 @@ class CoreClient:
             params=_clean_params(params),
             body=json,
         )
-        return await self._execute(call, "managed", raw=raw)
+        return await self._execute(call, "managed", raw=raw, retry_faults=retry_faults)
 
     async def request_raw(
         self,
@@ -293,10 +297,17 @@ class CoreClient:
         json: Any = None,
         path_params: Mapping[str, Any] | None = None,
         operation: str | None = None,
+        retry_faults: bool = True,
     ) -> Any:
         """The parsed JSON body of one call (None for an empty body)."""
         response = await self.request(
-            method, path, params=params, json=json, path_params=path_params, operation=operation
+            method,
+            path,
+            params=params,
+            json=json,
+            path_params=path_params,
+            operation=operation,
+            retry_faults=retry_faults,
         )
         return response.data
 
@@ -310,7 +321,7 @@ class CoreClient:
         return response.data
 
     async def _execute(
-        self, call: _Call, auth: str | dict[str, str] | None, raw: bool = False
+        self, call: _Call, auth: str | dict[str, str] | None, raw: bool = False, retry_faults: bool = True
     ) -> ApiResponse:
         """One call with its retries: send, judge the answer, wait and send again until an
         answer is returned, a refusal is raised or the retry budget is spent."""
@@ -334,6 +345,10 @@ class CoreClient:
                 await self._tokens.unauthorized(outcome.generation)
                 self._sync_auth_stats()
                 continue
+            if not retry_faults and outcome.kind != "rate_limited":
+                raise SoracomRetryError(
+                    call.name, budget.attempts, budget.elapsed, outcome.status, outcome.detail
+                ) from outcome.error
             await self._wait_to_retry(call, budget, outcome)
 
     def _retry_budget(self, call: _Call) -> RetryBudget:

@@ -1,5 +1,11 @@
 """CSV exports: start the job, poll `/files/exported/{id}`, download the file.
 
+An export expected to be small (`expected_rows` at most `export_sync_max_rows`) asks for the
+file at once (`export_mode=sync`: the answer holds the URL, no polling); the API notes warn
+that a sync export can time out on a big file, so a sync export that fails (a 5xx such as a
+gateway's 504, a timeout, a dropped connection) is started again async, once, and polled.
+Unknown or big sizes go async straight away.
+
 The download URL is presigned: it is fetched with a separate HTTP client that sends no
 Soracom headers, and only its scheme, host and path ever appear in logs or errors
 (the query holds the signature).
@@ -19,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from . import polling
-from .errors import ExportError
+from .errors import ExportError, SoracomRetryError
 from .retry import RetryBudget, is_retryable_status
 
 if TYPE_CHECKING:
@@ -43,10 +49,18 @@ async def run_export(
     operation: str,
     path_params: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
+    expected_rows: int | None = None,
 ) -> bytes:
-    """Run one export (async mode) and return the file's bytes."""
+    """Run one export (sync when `expected_rows` says it is small, else async) and return the
+    file's bytes."""
     name, url = await _start_and_wait(
-        client, path, body, operation=operation, path_params=path_params, params=params
+        client,
+        path,
+        body,
+        operation=operation,
+        path_params=path_params,
+        params=params,
+        sync=wants_sync(expected_rows, client.settings.export_sync_max_rows),
     )
     data = await _download(client, name, url)
     client.stats.export_bytes += len(data)
@@ -62,14 +76,26 @@ async def run_export_to_file(
     operation: str,
     path_params: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
+    expected_rows: int | None = None,
 ) -> int:
     """Run one export and stream the file to `dest` (never whole in memory); returns its size."""
     name, url = await _start_and_wait(
-        client, path, body, operation=operation, path_params=path_params, params=params
+        client,
+        path,
+        body,
+        operation=operation,
+        path_params=path_params,
+        params=params,
+        sync=wants_sync(expected_rows, client.settings.export_sync_max_rows),
     )
     size = await _download(client, name, url, Path(dest))
     client.stats.export_bytes += size
     return size
+
+
+def wants_sync(expected_rows: int | None, max_rows: int) -> bool:
+    """Sync only when the file is known to be small: an unknown size is treated as big."""
+    return expected_rows is not None and 0 <= expected_rows <= max_rows and max_rows > 0
 
 
 async def _start_and_wait(
@@ -80,20 +106,42 @@ async def _start_and_wait(
     operation: str,
     path_params: Mapping[str, Any] | None,
     params: Mapping[str, Any] | None,
+    sync: bool = False,
 ) -> tuple[str, str]:
     """Start the export and wait until it can be downloaded: (name for messages, URL)."""
     name = f"export {operation} ({path})"
+    payload = dict(body) if body is not None else None
+    if sync:
+        try:
+            answer = await client.request_json(
+                "POST",
+                path,
+                params={"export_mode": "sync", **(params or {})},
+                json=payload,
+                path_params=path_params,
+                operation=operation,
+                retry_faults=False,
+            )
+        except SoracomRetryError as error:  # a 4xx (bad window, no such bill) raises as it is
+            client.stats.export_sync_fallbacks += 1
+            log.warning("%s: the sync export failed (%s); exporting async instead", name, error.last_error)
+        else:
+            client.stats.exports += 1
+            if isinstance(answer, dict) and answer.get("url"):
+                client.stats.exports_sync += 1
+                return name, str(answer["url"])
+            return name, await _url_of(client, name, answer, time.monotonic())
     query = {"export_mode": "async", **(params or {})}
     started = time.monotonic()
     answer = await client.request_json(
-        "POST",
-        path,
-        params=query,
-        json=dict(body) if body is not None else None,
-        path_params=path_params,
-        operation=operation,
+        "POST", path, params=query, json=payload, path_params=path_params, operation=operation
     )
     client.stats.exports += 1
+    return name, await _url_of(client, name, answer, started)
+
+
+async def _url_of(client: CoreClient, name: str, answer: Any, started: float) -> str:
+    """The download URL of an export's answer: given at once, or polled for by its file id."""
     if not isinstance(answer, dict):
         raise ExportError(f"{name}: expected a JSON object, got {type(answer).__name__}")
     url = answer.get("url")
@@ -102,7 +150,7 @@ async def _start_and_wait(
         if not file_id:
             raise ExportError(f"{name}: the answer holds neither url nor exportedFileId")
         url = await _wait_for_file(client, name, str(file_id), started)
-    return name, str(url)
+    return str(url)
 
 
 async def _wait_for_file(client: CoreClient, name: str, file_id: str, started: float) -> str:

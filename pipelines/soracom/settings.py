@@ -36,6 +36,9 @@ class ClientSettings:
     export_poll_initial_s: float = 0.2  # growing 1.25x per poll (see `polling`)
     export_poll_max_s: float = 10.0
     export_timeout_s: float = 1800.0
+    # Exports expected to hold at most this many rows ask for the file at once (export_mode=sync:
+    # no polling); bigger or unknown ones run async, as the API advises for big files. 0: never sync.
+    export_sync_max_rows: int = 200_000
     user_agent: str = "soracom-lake/0.1 (+httpx)"
 
     def __post_init__(self) -> None:
@@ -60,3 +63,5 @@ class ClientSettings:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.export_sync_max_rows < 0:
+            raise ValueError(f"export_sync_max_rows must be >= 0, got {self.export_sync_max_rows}")

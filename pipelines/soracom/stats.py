@@ -26,6 +26,8 @@ class ClientStats:
     unauthorized_replays: int = 0
     rate_limit_wait_s: float = 0.0
     exports: int = 0
+    exports_sync: int = 0  # exports answered with the file's URL at once (export_mode=sync)
+    export_sync_fallbacks: int = 0  # sync exports that failed or timed out and ran async instead
     export_bytes: int = 0
 
     @property
@@ -50,5 +52,7 @@ class ClientStats:
             "unauthorized_replays": self.unauthorized_replays,
             "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
             "exports": self.exports,
+            "exports_sync": self.exports_sync,
+            "export_sync_fallbacks": self.export_sync_fallbacks,
             "export_bytes": self.export_bytes,
         }

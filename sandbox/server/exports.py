@@ -1,7 +1,8 @@
 """Exported files (billing and Air usage CSVs) and their presigned-like download URLs.
 
 An export is registered with a function that writes its file. `sync` mode renders at
-once and answers `{url}`; `async` answers `{exportedFileId, exportedFilePath}` and the
+once and answers `{url}` (or a gateway timeout for a file over `export_sync_max_bytes`, see
+`exports_api`); `async` answers `{exportedFileId, exportedFilePath}` and the
 file reports `processing` until `export_delay_s` has passed, then its final outcome
 (the `export_outcome` setting at creation time: `exported`, or `processing` forever, or
 `failed`). The download URL lives outside `/v1`, needs no Soracom headers, carries an
@@ -88,6 +89,12 @@ class ExportRegistry:
             if dropped.path is not None:
                 os.unlink(dropped.path)  # a download already streaming keeps its open file
                 dropped.path = None
+
+    def rendered_size(self, record: ExportRecord) -> int:
+        """The size in bytes of the record's file (rendered now if it is not kept)."""
+        self._render(record)
+        assert record.path is not None
+        return os.path.getsize(record.path)
 
     def get(self, exported_file_id: str) -> ExportRecord | None:
         return self._by_id.get(exported_file_id)

@@ -59,7 +59,7 @@ async def export_billing(call: Call) -> Response:
     world, coverage = call.world, call.coverage
     if world.bill_state(yyyymm) != "closed":
         raise ApiError(404, BILL_NOT_CLOSED, f"Bill not found: the bill of {yyyymm} is not closed yet.")
-    return export_answer(
+    return await export_answer(
         call, f"billing_{coverage}_{yyyymm}.csv", lambda out: out.write(world.billing_csv(coverage, yyyymm))
     )
 
@@ -67,7 +67,7 @@ async def export_billing(call: Call) -> Response:
 async def export_latest_billing(call: Call) -> Response:
     world, coverage = call.world, call.coverage
     yyyymm = world.now.strftime("%Y%m")
-    return export_answer(
+    return await export_answer(
         call, f"billing_{coverage}_{yyyymm}.csv", lambda out: out.write(world.billing_csv(coverage, yyyymm))
     )
 

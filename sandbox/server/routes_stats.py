@@ -124,7 +124,7 @@ async def export_air_stats(call: Call) -> Response:
     from_s, to_s = _body_int(body, "from"), _body_int(body, "to")
     _check_window(call, "sim", period, from_s, to_s)
     world, coverage = call.world, call.coverage
-    return export_answer(
+    return await export_answer(
         call,
         f"air_usage_{coverage}_{period}_{from_s}_{to_s}.csv",
         lambda out: world.write_air_usage_csv(out, coverage, period, from_s, to_s),

@@ -46,6 +46,10 @@ class SandboxSettings:
     export_delay_s: float = 0.5  # async exports stay `processing` this long
     export_outcome: str = "exported"  # final status of new async exports: exported|processing|failed
     download_url_ttl_s: float = 600.0  # the presigned-like download URL expires after this
+    # a sync export of a file bigger than this answers 504 after export_sync_timeout_s (the
+    # sandbox's model of "sync can time out on big files": sandbox/server/exports_api.py)
+    export_sync_max_bytes: int = 64 << 20
+    export_sync_timeout_s: float = 29.0  # an API gateway's integration timeout (AWS: 29 s)
     # Soracom Query (sandbox/server/queries.py)
     # Off by default, like an operator that has not subscribed: every Analysis call answers 403
     query_enabled: bool = False
@@ -69,7 +73,7 @@ class SandboxSettings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(SandboxSettings)}
 _RATES = {"error_rate", "drop_rate"}
-_NON_NEGATIVE = {"latency_ms", "jitter_ms", "export_delay_s", "download_url_ttl_s"}
+_NON_NEGATIVE = {"latency_ms", "jitter_ms", "export_delay_s", "download_url_ttl_s", "export_sync_timeout_s"}
 
 
 def _check(name: str, value: Any) -> Any:
@@ -86,6 +90,10 @@ def _check(name: str, value: Any) -> Any:
     if name in ("rate_limit_per_minute", "fault_seed", "query_monthly_quota", "query_stage_polls"):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name[0] == "r" else 0):
             raise ValueError(f"setting {name} must be a positive integer, got {value!r}")
+        return value
+    if name == "export_sync_max_bytes":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"setting {name} must be an integer >= 0 (bytes), got {value!r}")
         return value
     if name == "token_ttl":
         if value is None:

@@ -17,6 +17,7 @@ class ServerStats:
     unauthorized: int = 0  # 401s sent
     tokens_issued: int = 0  # by /auth and generateAuthToken
     exports_created: int = 0
+    export_sync_timeouts: int = 0  # sync exports answered 504 (file over export_sync_max_bytes)
     downloads: int = 0  # export files served
     bad_inputs: int = 0  # answers corrupted by the bad_input setting (sandbox/server/badinput.py)
 
@@ -31,6 +32,7 @@ class ServerStats:
             "unauthorized": self.unauthorized,
             "tokens_issued": self.tokens_issued,
             "exports_created": self.exports_created,
+            "export_sync_timeouts": self.export_sync_timeouts,
             "downloads": self.downloads,
             "bad_inputs": self.bad_inputs,
         }

@@ -177,8 +177,10 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recorder]:
     record = _Recorder()
     execute, download = CoreClient._execute, exports._download
 
-    async def recorded_execute(self: CoreClient, call: Any, auth: Any, raw: bool = False) -> Any:
-        response = await execute(self, call, auth, raw)
+    async def recorded_execute(
+        self: CoreClient, call: Any, auth: Any, raw: bool = False, **options: Any
+    ) -> Any:
+        response = await execute(self, call, auth, raw, **options)
         data = response.data
         if isinstance(data, bytes | bytearray) and data:
             data = json.loads(data)

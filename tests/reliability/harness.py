@@ -50,6 +50,7 @@ class FastRetrySoracomResource(SoracomResource):
             export_timeout_s=self.export_timeout_s,
             export_poll_initial_s=0.1,
             export_poll_max_s=0.5,
+            export_sync_max_rows=self.export_sync_max_rows,
         )
 
 

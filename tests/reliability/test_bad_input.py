@@ -421,8 +421,10 @@ def test_an_export_that_never_finishes_fails_the_partition(
     first = harness.materialize([traffic.air_traffic_daily], day, res(box, tmp_path))
     assert first.success, harness.failure_messages(first)
     before = harness.file_digests(tmp_path / "lake")
+    # async, the mode these outcomes apply to (the loaded day would size a sync export otherwise)
+    resources = harness.resources({"jp": box.url}, box.credentials, tmp_path, export_sync_max_rows=0)
     with box.configured(export_outcome=outcome, export_delay_s=0.2):
-        result = harness.materialize([traffic.air_traffic_daily], day, res(box, tmp_path))
+        result = harness.materialize([traffic.air_traffic_daily], day, resources)
     assert not result.success
     message = " | ".join(harness.failure_messages(result))
     assert "exportAirStats" in message and expected in message, message
