@@ -53,15 +53,7 @@ async def run_export(
 ) -> bytes:
     """Run one export (sync when `expected_rows` says it is small, else async) and return the
     file's bytes."""
-    name, url = await _start_and_wait(
-        client,
-        path,
-        body,
-        operation=operation,
-        path_params=path_params,
-        params=params,
-        sync=wants_sync(expected_rows, client.settings.export_sync_max_rows),
-    )
+    name, url = await _start_and_wait(client, path, body, operation, path_params, params, expected_rows)
     data = await _download(client, name, url)
     client.stats.export_bytes += len(data)
     return data
@@ -79,15 +71,7 @@ async def run_export_to_file(
     expected_rows: int | None = None,
 ) -> int:
     """Run one export and stream the file to `dest` (never whole in memory); returns its size."""
-    name, url = await _start_and_wait(
-        client,
-        path,
-        body,
-        operation=operation,
-        path_params=path_params,
-        params=params,
-        sync=wants_sync(expected_rows, client.settings.export_sync_max_rows),
-    )
+    name, url = await _start_and_wait(client, path, body, operation, path_params, params, expected_rows)
     size = await _download(client, name, url, Path(dest))
     client.stats.export_bytes += size
     return size
@@ -102,16 +86,16 @@ async def _start_and_wait(
     client: CoreClient,
     path: str,
     body: Mapping[str, Any] | None,
-    *,
     operation: str,
     path_params: Mapping[str, Any] | None,
     params: Mapping[str, Any] | None,
-    sync: bool = False,
+    expected_rows: int | None,
 ) -> tuple[str, str]:
-    """Start the export and wait until it can be downloaded: (name for messages, URL)."""
+    """Start the export (sync when `expected_rows` says it is small) and wait until it can be
+    downloaded: (name for messages, URL)."""
     name = f"export {operation} ({path})"
     payload = dict(body) if body is not None else None
-    if sync:
+    if wants_sync(expected_rows, client.settings.export_sync_max_rows):
         try:
             answer = await client.request_json(
                 "POST",
