@@ -113,7 +113,6 @@ async def _start_and_wait(
             client.stats.exports += 1
             if isinstance(answer, dict) and answer.get("url"):
                 client.stats.exports_sync += 1
-                return name, str(answer["url"])
             return name, await _url_of(client, name, answer, time.monotonic())
     query = {"export_mode": "async", **(params or {})}
     started = time.monotonic()
