@@ -1,5 +1,5 @@
 """The carry that bounds `sim_daily_usage`'s session reach, measured in isolation, through the
-build's own code: `apply_carry` (pipelines/lake/incremental.py) running the carry query the mart
+build's own code: `apply_carry` (pipelines/lake/carry.py) running the carry query the mart
 declares (`carried by carry/session_events.sql`); no second copy of its rule here.
 
 Boundary = the start of the second-last loaded session day (a recomputation of the last day: the
@@ -7,8 +7,8 @@ mart's reach is `-1..end`). The carry keeps, of the older session files, what th
 query keeps; the sessions' segments computed from the carry plus the last two session files are
 compared, per SIM and day from the boundary on (online ms and distinct cells, as
 `sim_daily_usage` sums them), with those computed from the whole history. Whether the query fell
-back to every older row is told by running it once more with no newer files (where its
-fallback cannot fire): the same rows kept means it did not. Prints wall and CPU seconds.
+back to every older row is its `carry_whole` flag. Prints wall and CPU seconds. (The build also
+stores each carry and starts the next one from it; this measures the carry from the files.)
 
     .venv/bin/python -m bench.session_carry --lake /tmp/incr2-lake
 """
@@ -26,7 +26,7 @@ import duckdb
 from assets.models import MODELS
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake
-from pipelines.lake.incremental import Input, apply_carry
+from pipelines.lake.carry import Carried, CarryFile, apply_carry
 from pipelines.lake.views import quote_identifier, table_view_sql
 
 MART = "sim_daily_usage"
@@ -89,14 +89,14 @@ def main() -> None:
         for name in ("stg_session_events", "stg_session_segments"):
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS {staging[name]}")
 
-    def carry(newer: list[date]) -> None:
-        apply_carry(
+    def carry(newer: list[date]) -> Carried:
+        return apply_carry(
             lake,
             con,
-            Input(SOURCE, spec),
+            spec,
             select,
-            [keys[d] for d in old],
-            [keys[d] for d in newer],
+            [CarryFile(keys[d], d.toordinal(), "") for d in old],
+            [CarryFile(keys[d], d.toordinal(), "") for d in newer],
             boundary.toordinal(),
         )
 
@@ -108,17 +108,16 @@ def main() -> None:
         f"segments per SIM-day from the boundary on, whole history ({len(days)} days: no carry)",
         lambda: con.execute(f"CREATE TABLE whole AS {DAILY}", params),
     )
-    _timed(
+    carried = _timed(
         f"the carry query over the {len(old)} older files (sql/carry/session_events.sql)", lambda: carry(new)
     )
-    con.execute("CREATE TABLE carried AS SELECT * FROM carry_rows")
+    assert isinstance(carried, Carried)
+    con.execute("CREATE TABLE carried AS SELECT * EXCLUDE (carry_whole) FROM carry_rows")
     staging_views()
     _timed(
         f"segments per SIM-day from the boundary on, carry + the last {len(new)} days",
         lambda: con.execute(f"CREATE TABLE bounded AS {DAILY}", params),
     )
-    carry([])  # no newer files: the fallback cannot fire, this is what the rule alone keeps
-    kept_alone = con.execute("SELECT count(*) FROM carry_rows").fetchone()[0]
     carry_rows = con.execute("SELECT count(*) FROM carried").fetchone()[0]
     sessions = con.execute(
         "SELECT count(*) FROM (SELECT DISTINCT coverage, sim_id, session_id FROM carried)"
@@ -133,7 +132,7 @@ def main() -> None:
         f"\ncarried: {sessions:,} sessions, {carry_rows:,} of {older_rows:,} older event rows; "
         f"SIM-days from the boundary on: {rows:,}, differing: {differing:,} (must be 0)"
     )
-    fell_back = "no" if carry_rows == kept_alone else "yes: every older row kept"
+    fell_back = "yes: every older row kept" if carried.whole else "no"
     print(f"fallback to the whole history: {fell_back}")
 
 

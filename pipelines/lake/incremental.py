@@ -23,7 +23,7 @@ whole month. Leading `_` keeps `_state.json` out of Hive-style readers (Athena, 
 A `carried by` input (a reach to `end`, e.g. session events, where an open session covers every
 later day) is not read whole for a recomputation from day A: its files from A+lo on are, plus
 what its carry query (an SQL file of the mart's) keeps of the older files: the rows that can still
-change days from A+lo on (`apply_carry`).
+change days from A+lo on (`pipelines.lake.carry`, which stores each carry for the next build).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import duckdb
@@ -43,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.lake.carry import CarryFile, apply_carry
 from pipelines.lake.errors import ModelError
 from pipelines.lake.lake import COMPRESSION, PART_FILE, Lake, WriteResult
 from pipelines.lake.partitioning import END, Partitioning, unit_of, unit_value
@@ -73,7 +73,9 @@ class Input:
         found = lake.storage.stamps(self.folder)
         if self.spec is not None:
             return {k: v for k, v in found.items() if k.endswith("/" + PART_FILE)}
-        files = {k: v for k, v in found.items() if k.endswith(".parquet")}
+        # its own files only: not what the build keeps in sub-folders (`_carry/`)
+        top = f"{self.folder}/"
+        files = {k: v for k, v in found.items() if k.endswith(".parquet") and "/" not in k.removeprefix(top)}
         state = read_state(lake, self.name)
         tokens = state.get("tokens") if state is not None else None
         if not isinstance(tokens, dict) or not isinstance(state.get("column"), str):
@@ -367,14 +369,19 @@ def build_partitioned(
         for source_name, keys in needed.items():
             if source_name in older:
                 boundary = min(affected) + int(_bound(con, carries[source_name].lo, where) or 0)
+                carried = by_name[source_name]
+                if carried.spec is None:
+                    raise ModelError(f"{where}: `carried by` needs a table, not the mart {source_name!r}")
+                by, stamps = carries[source_name].column, observed.inputs[source_name]
                 apply_carry(
                     lake,
                     con,
-                    by_name[source_name],
+                    carried.spec,
                     carries[source_name].carry,
-                    older[source_name],
-                    keys,
+                    _carry_files(carried, by, older[source_name], stamps, where),
+                    _carry_files(carried, by, keys, stamps, where),
                     boundary,
+                    mart=name,
                 )
             else:
                 _restrict(lake, con, by_name[source_name], keys)
@@ -595,6 +602,12 @@ def _plan(
     return affected, needed, older
 
 
+def _carry_files(
+    source: Input, column: str, keys: list[str], stamps: Mapping[str, str], where: str
+) -> list[CarryFile]:
+    return [CarryFile(k, unit_of(_input_value(source, k, column), "day", where), stamps[k]) for k in keys]
+
+
 def _result(
     lake: Lake, name: str, rows: Mapping[str, int], sizes: Mapping[str, int], **what: Any
 ) -> MartBuild:
@@ -630,36 +643,3 @@ def _restrict(lake: Lake, con: duckdb.DuckDBPyConnection, source: Input, keys: l
             listed = ", ".join(quote_literal(lake.storage.uri(k)) for k in files)
             body = f"SELECT * FROM read_parquet([{listed}])"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(source.name)} AS {body}")
-
-
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-
-
-def apply_carry(
-    lake: Lake,
-    con: duckdb.DuckDBPyConnection,
-    source: Input,
-    select: str,
-    older: list[str],
-    newer: list[str],
-    boundary_day: int,
-) -> None:
-    """Point the TEMP view of the carried table `source` at its files `newer` plus the rows its
-    carry query keeps of the files `older` (the rows that can still matter from `boundary_day`
-    on; the query's argument for that is in its SQL file). The query reads the TEMP views
-    `carry_older` and `carry_newer` and `carry_boundary.boundary_ms`, the start of that day."""
-    if source.spec is None:
-        raise ModelError(f"`carried by` needs a table, not the mart {source.name!r}")
-    body = table_view_sql(lake, source.spec, con, older)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW carry_older AS {body}")
-    body = table_view_sql(lake, source.spec, con, newer)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW carry_newer AS {body}")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE carry_boundary AS SELECT CAST($1 AS BIGINT) AS boundary_ms",
-        [(boundary_day - _EPOCH_DAY) * 86_400_000],
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE carry_rows AS {select}")
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {quote_identifier(source.name)} AS "
-        "SELECT * FROM carry_rows UNION ALL BY NAME SELECT * FROM carry_newer"
-    )

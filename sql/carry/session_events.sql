@@ -7,7 +7,8 @@
 -- kept sessions have all their events. Two cases break that argument, and then every older row
 -- is returned (the whole history, as without a carry): a session of the newer files with older
 -- events that is not kept (a late Deleted after the SIM reconnected before midnight), or a
--- session only in the newer files starting before the boundary (its createdTime).
+-- session only in the newer files starting before the boundary (its createdTime). `carry_whole`
+-- says which (the build then stores no carry to start the next one from).
 WITH b AS (SELECT boundary_ms FROM carry_boundary),
 sessions AS (
     SELECT
@@ -56,9 +57,9 @@ broken AS (
         )
     )
 )
-SELECT o.*
-FROM carry_older AS o
-WHERE (SELECT whole FROM broken)
+SELECT o.*, w.whole AS carry_whole
+FROM carry_older AS o, (SELECT whole FROM broken) AS w
+WHERE w.whole
     OR EXISTS (
         SELECT 1 FROM kept AS k
         WHERE k.coverage = o.coverage AND k.sim_id = o.sim_id AND k.session_id = o.session_id

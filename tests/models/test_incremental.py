@@ -15,6 +15,7 @@ from assets import billing, inventory, traffic
 from assets.models import MODELS, SQL_DIR
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake, SqlModel, build_model, discover_models
+from pipelines.lake.carry import Carried, apply_carry
 from pipelines.lake.incremental import STATE_FILE, MartBuild
 from pipelines.lake.spec import MODELS_FOLDER
 from sandbox.world import World
@@ -49,11 +50,12 @@ def build_all(
 
 
 def mart_files(lake: Lake) -> dict[str, bytes]:
-    """Every mart file's bytes (not the build state), by path under `_models/`."""
+    """Every mart file's bytes (not the build state, not a stored carry under `_carry/`), by
+    path under `_models/`."""
     root = Path(lake.root) / MODELS_FOLDER
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*.parquet"))
+        for p in sorted(root.glob("*/*.parquet"))
         if p.name != STATE_FILE
     }
 
@@ -388,6 +390,88 @@ def test_session_edge_cases_stay_equal_to_a_full_rebuild(world: World, tmp_path:
 
     results = step(day_five)
     assert days[5].date().isoformat() in results["sim_daily_usage"].written
+
+
+def test_the_stored_carry_stays_equal_to_a_full_rebuild(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each incremental build of sim_daily_usage stores its session carry and the next one starts
+    from it instead of reading every older session file. New days built from the stored carry;
+    a late Deleted, with no createdTime, of a session the carry dropped (only the stored session
+    hashes can tell it is not a new session); and a re-load of an old day followed by a full
+    refresh (which stores no carry) and a new day, where the stored carry is from before the
+    re-load. After each load the marts equal a full rebuild."""
+    from assets import sessions
+    from pipelines.lake import incremental
+
+    carries: list[Carried] = []
+
+    def spy(*args: object, **kwargs: object) -> Carried:
+        carries.append(apply_carry(*args, **kwargs))
+        return carries[-1]
+
+    monkeypatch.setattr(incremental, "apply_carry", spy)
+    lake = Lake(tmp_path / "lake")
+    scratch = tmp_path / "full"
+    days = closed_days(world, 9)
+    load_snapshot(lake, world, days[0])
+    for day in days[:2]:
+        load_session_day(lake, world, day)
+    spec = sessions.SPEC
+    template = lake.read(spec, {"date": days[0].date()}).filter(pl.col("coverage") == "jp").head(1)
+    template = template.with_columns(pl.lit("stored-carry-sim").alias("sim_id"))
+    created: dict[str, datetime] = {}
+
+    def add(day: datetime, events: list[tuple[str, str, datetime, int]], stamped: bool = True) -> None:
+        rows = _session_rows(template, events, created)
+        if not stamped:
+            rows = rows.with_columns(pl.lit(None, dtype=rows.schema["created_time"]).alias("created_time"))
+        _rewrite(lake, spec.name, {"date": day.date()}, lambda f: pl.concat([f, rows]))
+
+    hour = timedelta(hours=1)
+    # "cut" ends when "short" starts (dropped by every carry from day 1 on); "open" stays open.
+    add(
+        days[0],
+        [
+            ("Created", "cut", days[0] + 10 * hour, 1),
+            ("Created", "short", days[0] + 11 * hour, 2),
+            ("Deleted", "short", days[0] + 12 * hour, 2),
+            ("Created", "open", days[0] + 13 * hour, 3),
+        ],
+    )
+    build_all(lake, marts=USAGE)
+
+    def step(load: Callable[[], None], full_refresh: bool = False) -> Carried | None:
+        carries.clear()
+        load()
+        build_all(lake, full_refresh=full_refresh, marts=USAGE)
+        assert_equals_full_rebuild(lake, scratch, USAGE)
+        return carries[-1] if carries else None
+
+    first = step(lambda: load_session_day(lake, world, days[2]))
+    assert first is not None and not first.stored and not first.whole  # no stored carry yet
+    second = step(lambda: load_session_day(lake, world, days[3]))
+    assert second is not None and second.stored  # started from the first one's
+
+    # "cut"'s Deleted, days late and without createdTime: it looks like a new session starting on
+    # day 4, which would end "open" there; the full rebuild has every older row (the fallback).
+    def late_deleted() -> None:
+        load_session_day(lake, world, days[4])
+        add(days[4], [("Deleted", "cut", days[4] + hour, 1)], stamped=False)
+
+    late = step(late_deleted)
+    assert late is not None and late.whole and not late.stored
+    for day in days[5:7]:  # a new day's build reads the two days before it as newer: day 4 too
+        again = step(lambda day=day: load_session_day(lake, world, day))
+        assert again is not None and again.whole
+    stored = step(lambda: load_session_day(lake, world, days[7]))  # from the files; stored again
+    assert stored is not None and not stored.whole and not stored.stored
+
+    # A re-load of day 0 closing "open", a full refresh (no carry), then a new day: the stored
+    # carry (open still open) predates the re-load and must not be used.
+    step(lambda: add(days[0], [("Deleted", "open", days[0] + 14 * hour, 3)]), full_refresh=True)
+    after = step(lambda: load_session_day(lake, world, days[8]))
+    assert after is not None and not after.stored
 
 
 IDLE = {"sim_daily_usage", "sim_traffic_monthly", "idle_sims"}  # idle_sims and what it is built from
