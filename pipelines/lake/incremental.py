@@ -220,7 +220,8 @@ def _check_partition_column(schema: pa.Schema, column: str, unit: str, where: st
 
 
 def _partitions(reader: pa.RecordBatchReader, column: str, unit: str) -> Iterator[tuple[str, pa.Table]]:
-    """(value, its rows as one chunk) for each partition value of a stream sorted by `column`."""
+    """(value, its rows) for each partition value of a stream sorted by `column`. The rows stay
+    slices of the stream's batches: a file's rows are made contiguous once, when it is written."""
     held: list[pa.RecordBatch] = []
     value = ""
     for batch in reader:
@@ -230,13 +231,13 @@ def _partitions(reader: pa.RecordBatchReader, column: str, unit: str) -> Iterato
             text = run_value.isoformat() if unit == "day" else str(run_value)
             unit_of(text, unit, column)  # a month column must hold YYYYMM (or YYYY-MM) values
             if text != value and held:
-                yield value, pa.Table.from_batches(held).combine_chunks()
+                yield value, pa.Table.from_batches(held)
                 held = []
             value = text
             held.append(batch.slice(start, end - start))
             start = end
     if held:
-        yield value, pa.Table.from_batches(held).combine_chunks()
+        yield value, pa.Table.from_batches(held)
 
 
 @dataclass
