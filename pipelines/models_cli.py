@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import duckdb
+
 from pipelines import settings
 from pipelines.catalog_cli import add_lake_argument, open_existing_lake
 from pipelines.lake import LakeError, build_catalog, build_model
@@ -37,10 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         lake = open_existing_lake(args.lake)
-        for model in MODELS:
-            built = build_model(lake, model, TABLE_SPECS, MODELS, full_refresh=args.full_refresh)
-            if model.materialised:
-                print(f"{model.name}: {built.rows:,} rows, {build_summary(built)}")
+        # One connection for every model: the views of unchanged files are bound once.
+        with duckdb.connect() as con:
+            for model in MODELS:
+                built = build_model(lake, model, TABLE_SPECS, MODELS, con, full_refresh=args.full_refresh)
+                if model.materialised:
+                    print(f"{model.name}: {built.rows:,} rows, {build_summary(built)}")
         path = build_catalog(
             lake, args.catalog or settings.setting(settings.CATALOG_PATH), TABLE_SPECS, MODELS
         )

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from pipelines.lake.errors import ModelError
 from pipelines.lake.lake import COMPRESSION, Lake
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
+from pipelines.lake.view_cache import forget
 from pipelines.lake.views import duckdb_types, quote_identifier, quote_literal, table_view_sql
 
 CARRY_FOLDER = "_carry"
@@ -115,6 +116,7 @@ def apply_carry(
             f"SELECT session_key FROM read_parquet({quote_literal(lake.storage.uri(meta['keys']))}) "
             f"UNION SELECT {_KEY} FROM ({body})"
         )
+    forget(con, spec.name)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_identifier(spec.name)} AS "
         f"SELECT * EXCLUDE ({WHOLE_COLUMN}) FROM carry_rows UNION ALL BY NAME SELECT * FROM carry_newer"
@@ -133,7 +135,7 @@ def _run(con: duckdb.DuckDBPyConnection, select: str) -> Carried:
     if WHOLE_COLUMN not in con.table("carry_rows").columns:
         raise ModelError(f"a carry query must return the boolean column {WHOLE_COLUMN!r} beside the rows")
     flag = f"coalesce(bool_or({WHOLE_COLUMN}), false)"
-    rows, whole = con.execute(f"SELECT count(*), {flag} FROM carry_rows").fetchone()
+    ((rows, whole),) = con.execute(f"SELECT count(*), {flag} FROM carry_rows").fetchall()
     return Carried(False, bool(whole), int(rows))
 
 
@@ -189,7 +191,7 @@ def _from_store(
     since = [f.key for f in older if f.day >= int(meta["boundary_day"])]
     body = table_view_sql(lake, spec, con, since)
     con.execute(f"CREATE OR REPLACE TEMP VIEW carry_older AS {stored} UNION ALL {body}")
-    (unseen,) = con.execute(
+    ((unseen,),) = con.execute(
         f"""
         SELECT count(*) FROM (
             SELECT DISTINCT coverage, sim_id, session_id FROM carry_newer
@@ -198,7 +200,7 @@ def _from_store(
         )
         WHERE {_KEY} IN (SELECT session_key FROM read_parquet({quote_literal(lake.storage.uri(keys_key))}))
         """
-    ).fetchone()
+    ).fetchall()
     if unseen:
         return None
     carried = _run(con, select)

@@ -47,6 +47,7 @@ from pipelines.lake.errors import ModelError
 from pipelines.lake.lake import COMPRESSION, PART_FILE, Lake, WriteResult
 from pipelines.lake.partitioning import END, Partitioning, unit_of, unit_value
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
+from pipelines.lake.view_cache import forget, mart_view, table_view
 from pipelines.lake.views import quote_identifier, quote_literal, table_view_sql
 
 STATE_FILE = "_state.json"
@@ -628,19 +629,23 @@ def _literal(unit: str) -> Callable[[str], str]:
 
 def _restrict(lake: Lake, con: duckdb.DuckDBPyConnection, source: Input, keys: list[str] | None) -> None:
     """Point the TEMP view of `source` at only the files `keys` (all of them when None)."""
+    if keys is None and source.spec is not None:
+        table_view(lake, con, source.spec)
+        return
+    if keys is None:
+        mart_view(lake, con, source.name)
+        return
+    forget(con, source.name)
     if source.spec is not None:
         body = table_view_sql(lake, source.spec, con, keys)
     else:
         # a mart's partition keys name its partitions: read the files holding them
         held = {
             partition_key(source.name, found[0], file_value(found[1]))
-            for key in keys or []
+            for key in keys
             if (found := _mart_partition(key)) is not None
         }
         files = [f"{source.folder}/{PART_FILE}", *sorted(held)]
-        if keys is None:
-            body = f"SELECT * FROM read_parquet({quote_literal(lake.model_glob(source.name))})"
-        else:
-            listed = ", ".join(quote_literal(lake.storage.uri(k)) for k in files)
-            body = f"SELECT * FROM read_parquet([{listed}])"
+        listed = ", ".join(quote_literal(lake.storage.uri(k)) for k in files)
+        body = f"SELECT * FROM read_parquet([{listed}])"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(source.name)} AS {body}")

@@ -43,7 +43,8 @@ from pipelines.lake.incremental import (
 from pipelines.lake.lake import Lake, WriteResult
 from pipelines.lake.partitioning import Partitioning, parse_partitioning
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
-from pipelines.lake.views import model_view_sql, quote_identifier, quote_literal, table_view_sql
+from pipelines.lake.view_cache import current_key, mart_view, staging_view, table_view
+from pipelines.lake.views import quote_identifier, quote_literal
 
 LAYERS = ("staging", "marts")
 SEEDS = "seeds"  # editable CSV mappings, served as staging views (`seed_model`)
@@ -307,7 +308,9 @@ def create_views(
 
     Creating a view binds it, so a staging model that does not bind fails here naming its file.
     Checks query models through these views; a mart build reads tables and marts through them.
-    The views shadow same-named objects on the connection.
+    The views shadow same-named objects on the connection. A view whose files (and, for a
+    staging model, SQL and inputs) are as when it was made on this connection is kept
+    (`pipelines.lake.view_cache`).
     """
     lake.storage.register(connection)
     specs_by_name = {s.name: s for s in specs}
@@ -318,21 +321,19 @@ def create_views(
     if unknown:
         raise ModelError(f"{unknown[0]!r} is neither a given table nor a given model")
     for name in (n for n in specs_by_name if n in needed):
-        body = table_view_sql(lake, specs_by_name[name], connection)
-        connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS {body}")
+        table_view(lake, connection, specs_by_name[name])
     for model in (m for m in ordered if m.name in needed):
-        if model.materialised:
-            if not lake.has_model(model.name):
-                raise ModelError(
-                    f"mart {model.name!r} ({model.path}) is not materialised yet; materialise marts "
-                    "in the order discover_models returns"
-                )
-            lake.storage.warm(f"{MODELS_FOLDER}/{model.name}")
-            body = model_view_sql(lake, model.name)
-        else:
-            body = model.select_sql
         try:
-            connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(model.name)} AS {body}")
+            if model.materialised:
+                if not lake.has_model(model.name):
+                    raise ModelError(
+                        f"mart {model.name!r} ({model.path}) is not materialised yet; materialise marts "
+                        "in the order discover_models returns"
+                    )
+                mart_view(lake, connection, model.name)  # its stamps: a listing, which warms the reads
+            else:
+                reads = [current_key(connection, d) for d in model.depends_on]
+                staging_view(connection, model.name, model.select_sql, reads)
         except duckdb.Error as error:
             raise ModelError(f"{model.path}: DuckDB failed to run the model: {error}") from error
 
