@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -35,15 +36,20 @@ MARTS = [m for m in MODELS if m.materialised]
 
 
 def build_all(
-    lake: Lake, full_refresh: bool = False, marts: set[str] | None = None, models: list[SqlModel] = MODELS
+    lake: Lake,
+    full_refresh: bool = False,
+    marts: set[str] | None = None,
+    models: list[SqlModel] = MODELS,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, MartBuild]:
     """The models job: every model in order (only `marts`, when given: each mart inlines the
-    staging views it reads); the marts' results by name."""
+    staging views it reads); the marts' results by name. With `con`, every build on it (as
+    `soracom-lake models` and bench.models do: views of unchanged files are kept)."""
     done = {}
     for model in models:
         if marts is not None and model.name not in marts:
             continue
-        result = build_model(lake, model, TABLE_SPECS, models, full_refresh=full_refresh)
+        result = build_model(lake, model, TABLE_SPECS, models, con, full_refresh=full_refresh)
         if model.materialised:
             done[model.name] = result
     return done
@@ -111,12 +117,13 @@ def test_incremental_builds_equal_a_full_rebuild_after_a_sequence_of_loads(
     load_billing_month(lake, world, previous_start, previous)
     load_billing_month(lake, world, current_start, current)
     load_billing_summaries(lake, world, days[7])
-    first = build_all(lake)
+    con = duckdb.connect()  # one connection through every load and build: no view may go stale
+    first = build_all(lake, con=con)
     assert all(r.full for r in first.values() if isinstance(r, MartBuild) and not r.skipped)
 
     def step(load: Callable[[], None]) -> dict[str, MartBuild]:
         load()
-        results = build_all(lake)
+        results = build_all(lake, con=con)
         assert_equals_full_rebuild(lake, scratch)
         return results
 
@@ -439,12 +446,13 @@ def test_the_stored_carry_stays_equal_to_a_full_rebuild(
             ("Created", "open", days[0] + 13 * hour, 3),
         ],
     )
-    build_all(lake, marts=USAGE)
+    con = duckdb.connect()  # one connection through every load and build
+    build_all(lake, marts=USAGE, con=con)
 
     def step(load: Callable[[], None], full_refresh: bool = False) -> Carried | None:
         carries.clear()
         load()
-        build_all(lake, full_refresh=full_refresh, marts=USAGE)
+        build_all(lake, full_refresh=full_refresh, marts=USAGE, con=con)
         assert_equals_full_rebuild(lake, scratch, USAGE)
         return carries[-1] if carries else None
 
