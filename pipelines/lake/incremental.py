@@ -48,7 +48,7 @@ from pipelines.lake.errors import ModelError
 from pipelines.lake.lake import COMPRESSION, PART_FILE, Lake, WriteResult
 from pipelines.lake.partitioning import END, Partitioning, unit_of, unit_value
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
-from pipelines.lake.view_cache import forget, mart_view, table_view
+from pipelines.lake.view_cache import forget, mart_view, remembered, table_view
 from pipelines.lake.views import quote_identifier, quote_literal, table_view_sql
 
 STATE_FILE = "_state.json"
@@ -153,14 +153,20 @@ def _write_state(lake: Lake, name: str, state: Mapping[str, object]) -> None:
 
 
 def dimension_hash(con: duckdb.DuckDBPyConnection, name: str, columns: Iterable[str]) -> str:
-    """Row count and an order-free sum of row hashes of the dimension's `columns` (all if none)."""
+    """Row count and an order-free sum of row hashes of the dimension's `columns` (all if none);
+    kept on the connection while the dimension's view is made of the same files (the marts of a
+    build share it)."""
     chosen = list(columns) or list(con.table(name).columns)
     listed = ", ".join(quote_identifier(c) for c in chosen)
-    count, total = con.execute(
-        f"SELECT count(*), CAST(coalesce(sum(CAST(hash({listed}) AS HUGEINT)), 0) AS VARCHAR) "
-        f"FROM {quote_identifier(name)}"
-    ).fetchall()[0]
-    return f"{count}:{total}"
+
+    def compute() -> str:
+        count, total = con.execute(
+            f"SELECT count(*), CAST(coalesce(sum(CAST(hash({listed}) AS HUGEINT)), 0) AS VARCHAR) "
+            f"FROM {quote_identifier(name)}"
+        ).fetchall()[0]
+        return f"{count}:{total}"
+
+    return remembered(con, name, listed, compute)
 
 
 def _bound(con: duckdb.DuckDBPyConnection, text: str, where: str) -> int | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import duckdb
 
@@ -88,3 +88,18 @@ def staging_view(con: duckdb.DuckDBPyConnection, name: str, sql: str, reads: Ite
     key = None if any(k is None for k in keys) else _digest(["staging", name, sql, keys])
     if key is None or current_key(con, name) != key:
         _set(con, name, sql, key)
+
+
+def remembered(con: duckdb.DuckDBPyConnection, name: str, what: str, compute: Callable[[], str]) -> str:
+    """`compute()`, a figure over the view `name` (e.g. a dimension's content hash), kept on the
+    connection for as long as the view's key is the same (computed again when it has none)."""
+    key = current_key(con, name)
+    if key is None:
+        return compute()
+    variable = "lake_memo_" + _digest([name, what])
+    ((held,),) = con.execute("SELECT getvariable(?)", [variable]).fetchall()
+    if isinstance(held, str) and held.startswith(key + "\t"):
+        return held.removeprefix(key + "\t")
+    value = compute()
+    con.execute(f"SET VARIABLE {quote_identifier(variable)} = ?", [f"{key}\t{value}"])
+    return value
