@@ -5,9 +5,10 @@ Every mart build, check and staging-model step binds the views of what it reads;
 probes its files' schemas (a year of daily traffic: 365 footers, ~35 ms) and each staging view
 binds again over it. A build of every model on one connection did that ~30 times for unchanged
 files (~0.6 s of a nightly incremental build, bench/README.md "Incremental builds"). So each view
-records, in a DuckDB variable of its connection, a key of what it was made from (a table: its
-partition files' write stamps and its column types; a mart: its files' stamps; a staging model:
-its SQL and the keys of the views it reads), and is left as it is when the key is the same. Code
+records, in a DuckDB variable of its connection, a key of what it was made from (a table: where
+its files are, their write stamps and its column types; a mart: where and its files' stamps; a
+staging model: its SQL and the keys of the views it reads), and is left as it is when the key is
+the same (so also across lakes: two buckets with equal files have different keys). Code
 that points a view at something else (a restricted or carried input) calls `forget`.
 """
 
@@ -54,7 +55,7 @@ def forget(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def table_view(lake: Lake, con: duckdb.DuckDBPyConnection, spec: TableSpec) -> str:
     """Make (or keep) the TEMP view of the table `spec` over all its files; returns its key."""
     stamps = sorted((k, v) for k, v in lake.storage.stamps(spec.name).items() if k.endswith("/" + PART_FILE))
-    key = _digest(["table", spec.name, stamps, duckdb_types(con, spec.schema)])
+    key = _digest(["table", lake.storage.uri(spec.name), stamps, duckdb_types(con, spec.schema)])
     if current_key(con, spec.name) == key:
         return key
     body = _BODIES.get((spec.name, key))
@@ -75,7 +76,7 @@ def mart_view(lake: Lake, con: duckdb.DuckDBPyConnection, name: str) -> str:
         for k, v in lake.storage.stamps(f"{MODELS_FOLDER}/{name}").items()
         if k.endswith(".parquet") and "/" not in k.removeprefix(top)
     )
-    key = _digest(["mart", name, stamps])
+    key = _digest(["mart", lake.storage.uri(f"{MODELS_FOLDER}/{name}"), stamps])
     if current_key(con, name) != key:
         _set(con, name, model_view_sql(lake, name), key)
     return key
