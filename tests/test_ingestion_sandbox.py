@@ -219,11 +219,15 @@ def test_rerun_replaces_partitions_without_duplicates(box: SandboxHandle, first_
     }
     objects = lake_objects(lake)
     # no temp files or objects left behind, one file per partition, the same partitions (+ new hours);
-    # a mart holds one file per day or month, an empty schema file and its build state
+    # a mart holds one file per day or month, an empty schema file, its build state and the stored
+    # carries of its `carried by` inputs (pipelines/lake/carry.py)
     tables = [o for o in objects if not o.startswith("_models/")]
     marts = [o for o in objects if o.startswith("_models/")]
     assert tables and all(o.endswith("/part-0.parquet") for o in tables), tables
-    mart_file = re.compile(r"_models/[a-z0-9_]+/(part-0\.parquet|_state\.json|[a-z_]+=[0-9-]+\.parquet)")
+    mart_file = re.compile(
+        r"_models/[a-z0-9_]+/(part-0\.parquet|_state\.json|[a-z_]+=[0-9-]+\.parquet"
+        r"|_carry/[a-z0-9_]+\.(json|rows\.parquet|keys\.parquet))"
+    )
     assert marts and all(mart_file.fullmatch(o) for o in marts), marts
     assert set(objects_before) <= set(objects)
     print(f"{lake.root}: {len(objects)} partition files after the re-run ({len(objects_before)} before)")
