@@ -386,6 +386,7 @@ class CoreClient:
                     await limiter.release(
                         response.headers if response is not None else None,
                         response.status_code if response is not None else None,
+                        sent_at=started,
                     )
 
     async def _headers(self, auth: str | dict[str, str] | None) -> tuple[dict[str, str] | None, int]:
