@@ -27,6 +27,8 @@ REFRESH_HEADER = "x-soracom-ratelimit-seconds-before-refresh"
 
 log = logging.getLogger("pipelines.soracom")
 
+PROBE_PATIENCE_S = 5.0
+
 
 @dataclass
 class RateState:
@@ -80,7 +82,7 @@ class OperationLimiter:
     # The current window ends after `_end_lo` and by `_end_hi` (+1 s if the server rounds down).
     _end_lo: float | None = None
     _end_hi: float | None = None
-    _probing: bool = False
+    _probe_sent_at: float | None = None  # the probe of the next window, while unanswered
     _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def _may_send(self, now: float) -> bool:
@@ -92,7 +94,9 @@ class OperationLimiter:
             return True
         # The window is spent: past its edge, one request probes the next window alone, and
         # the others follow its answer (the new window's count, or a 429 that moves the edge).
-        return self.reset_at is not None and now >= self.reset_at and not self._probing
+        # A probe unanswered for PROBE_PATIENCE_S (lost without a release) is sent again.
+        probing = self._probe_sent_at is not None and now - self._probe_sent_at < PROBE_PATIENCE_S
+        return self.reset_at is not None and now >= self.reset_at and not probing
 
     def _wait_hint(self, now: float) -> float | None:
         if self.learned and self.reset_at is not None and now < self.reset_at:
@@ -116,7 +120,7 @@ class OperationLimiter:
                 if self.remaining >= 1:
                     self.remaining -= 1
                 else:
-                    self._probing = True
+                    self._probe_sent_at = now
         return time.monotonic() - started
 
     async def release(
@@ -126,7 +130,7 @@ class OperationLimiter:
         limiter's clock; unknown means now, which only makes the learned edge later)."""
         async with self._cond:
             self.inflight -= 1
-            self._probing = False  # an answer came: look again (a lost probe is sent again)
+            self._probe_sent_at = None  # an answer came: look again (a lost probe is sent again)
             if headers is not None:
                 self._learn(headers, status, sent_at)
             self._cond.notify_all()

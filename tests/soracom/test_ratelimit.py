@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from pipelines.soracom.ratelimit import OperationLimiter, RateLimiter
+from pipelines.soracom.ratelimit import PROBE_PATIENCE_S, OperationLimiter, RateLimiter
 
 
 def rate_headers(limit: int, remaining: int, refresh: int) -> httpx.Headers:
@@ -220,5 +220,23 @@ def test_a_late_answer_of_a_finished_window_does_not_move_the_edge_back():
         await limiter.release(rate_headers(10, 0, 1), 200, sent_at=old_sent)  # the old one, late
         assert limiter.reset_at == edge
         assert limiter.remaining == 8
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_probe_of_the_next_window_is_sent_again():
+    """The probe past a spent window's edge holds the others back until its answer; one that is
+    never released (lost) does so only for PROBE_PATIENCE_S, not for ever."""
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        limiter = OperationLimiter(clock=clock)
+        await limiter.acquire()
+        await limiter.release(rate_headers(1, 0, 2), 200, sent_at=clock.t)  # spent, ends in 2 s
+        assert not limiter._may_send(clock.t)
+        clock.t += 2.1
+        await limiter.acquire()  # the probe, never released
+        assert not limiter._may_send(clock.t + 1.0)
+        assert limiter._may_send(clock.t + PROBE_PATIENCE_S)
 
     asyncio.run(scenario())
