@@ -115,8 +115,10 @@ def run_once(
     executor: str = "in_process",
     concurrency: int | None = None,
     job: str = "daily_load_job",
+    importtime: Path | None = None,
 ) -> dict[str, Any]:
-    """One `dagster job execute` of `job` (partition `day`) in a fresh home under `root`."""
+    """One `dagster job execute` of `job` (partition `day`) in a fresh home under `root`; with
+    `importtime`, the child's `python -X importtime` lines are written to that file."""
     home = root / "home"
     setup_s = prepare_home(home)
     env = {
@@ -131,6 +133,8 @@ def run_once(
     }
     if concurrency is not None:
         env["SORACOM_MAX_CONCURRENCY"] = str(concurrency)
+    if importtime is not None:
+        env["PYTHONPROFILEIMPORTTIME"] = "1"
     command = [
         *(str(Path(sys.executable).with_name("dagster")), "job", "execute"),
         *("-m", EXECUTORS[executor], "-j", job),
@@ -145,6 +149,9 @@ def run_once(
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise SystemExit(f"{job} failed ({done.returncode}):\n{output[-4000:]}")
+    if importtime is not None:
+        lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+        importtime.write_text("\n".join(lines) + "\n")
     return {
         "executor": executor,
         "wall_s": round(wall, 2),
@@ -167,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="SORACOM_MAX_CONCURRENCY of the run")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="sandbox latency per call")
     parser.add_argument("--jitter-ms", type=float, default=10.0, help="plus uniform random 0..jitter")
+    parser.add_argument(
+        "--importtime",
+        type=Path,
+        default=None,
+        help="write the last run's `python -X importtime` lines of the job's process to this file "
+        "(sort with `sort -t'|' -k2 -n -r`); the profiling slows that run's start-up a little",
+    )
     args = parser.parse_args(argv)
     executors = [e for e in args.executor.split(",") if e]
     unknown = set(executors) - set(EXECUTORS)
@@ -196,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                         executor=executor,
                         concurrency=args.concurrency,
                         job=args.job,
+                        importtime=args.importtime,
                     )
                 results[executor].append(result)
                 print(f"run {n + 1}: {args.job} {day}, {args.sims} SIMs: {json.dumps(result)}", flush=True)

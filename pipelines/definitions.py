@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import gc
 
-import dagster as dg
+from pipelines.startup import collector_paused
 
-from assets.bill_categories import CATEGORY_CHECKS
-from assets.checks import RETENTION_CHECKS
-from assets.model_checks import MODEL_CHECKS
-from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
-from assets.resources import resources_from_env
-from assets.tables import TABLE_ASSETS
-from pipelines.jobs import JOBS
-from pipelines.runs import dead_run_reaper
-from pipelines.schedules import AUTOMATION, SCHEDULES
-from pipelines.sensors import SENSORS
+with collector_paused():  # see `startup`; where the instance was not imported first, most are here
+    import dagster as dg
+
+    from assets.bill_categories import CATEGORY_CHECKS
+    from assets.checks import RETENTION_CHECKS
+    from assets.model_checks import MODEL_CHECKS
+    from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
+    from assets.resources import resources_from_env
+    from assets.tables import TABLE_ASSETS
+    from pipelines.jobs import JOBS
+    from pipelines.runs import dead_run_reaper
+    from pipelines.schedules import AUTOMATION, SCHEDULES
+    from pipelines.sensors import SENSORS
 
 # SQL models (assets/models.py): the catalog runs after them; their checks cover tables and models.
 defs = dg.Definitions(

@@ -24,25 +24,30 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import sqlalchemy as db
-import yaml
-from dagster import DagsterEventType, DagsterInstance
-from dagster._core.storage.event_log import SqliteEventLogStorage
-from dagster._core.storage.runs import SqliteRunStorage
-from dagster._core.storage.schedules import SqliteScheduleStorage
-from dagster._core.storage.sqlite_storage import (
-    DagsterSqliteStorage,
-    _event_logs_directory,
-    _runs_directory,
-    _schedule_directory,
-)
-from dagster._serdes import ConfigurableClassData
-from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
-from dagster_postgres.run_storage import PostgresRunStorage
-from dagster_postgres.schedule_storage import PostgresScheduleStorage
-from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+from pipelines.startup import collector_paused
 
-from pipelines.instance import restrict_umask
+# The instance is the first of this project a Dagster process imports (pipelines.instance pulls
+# in the assets): its imports run with the collector paused (see `startup`).
+with collector_paused():
+    import sqlalchemy as db
+    import yaml
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+    from dagster._core.storage.runs import SqliteRunStorage
+    from dagster._core.storage.schedules import SqliteScheduleStorage
+    from dagster._core.storage.sqlite_storage import (
+        DagsterSqliteStorage,
+        _event_logs_directory,
+        _runs_directory,
+        _schedule_directory,
+    )
+    from dagster._serdes import ConfigurableClassData
+    from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
+    from dagster_postgres.run_storage import PostgresRunStorage
+    from dagster_postgres.schedule_storage import PostgresScheduleStorage
+    from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+
+    from pipelines.instance import restrict_umask
 
 LOCK_FILE = "concurrency-slots.lock"
 # pg_advisory_lock key: any bigint fixed for this project ("soracom" in ASCII, 7 bytes)

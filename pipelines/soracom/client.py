@@ -369,23 +369,26 @@ class CoreClient:
         async with self._slots if managed else contextlib.nullcontext():
             if limiter is not None:
                 self.stats.rate_limit_wait_s += await limiter.acquire()
-            headers, generation = await self._headers(auth)
-            self.stats.calls_by_operation[call.operation] += 1
-            shard = self._shards[next(self._next_shard)]
             started = time.monotonic()
             response: httpx.Response | None = None
-            try:
-                response = await shard.request(
-                    call.method, call.path, params=call.params, json=call.body, headers=headers
-                )
-                return _Attempt(response, None, generation, time.monotonic() - started)
-            except httpx.TransportError as exc:
-                return _Attempt(None, exc, generation, time.monotonic() - started)
+            try:  # released whatever happens once acquired (a failed re-auth too)
+                headers, generation = await self._headers(auth)
+                self.stats.calls_by_operation[call.operation] += 1
+                shard = self._shards[next(self._next_shard)]
+                started = time.monotonic()
+                try:
+                    response = await shard.request(
+                        call.method, call.path, params=call.params, json=call.body, headers=headers
+                    )
+                    return _Attempt(response, None, generation, time.monotonic() - started)
+                except httpx.TransportError as exc:
+                    return _Attempt(None, exc, generation, time.monotonic() - started)
             finally:
                 if limiter is not None:
                     await limiter.release(
                         response.headers if response is not None else None,
                         response.status_code if response is not None else None,
+                        sent_at=started,
                     )
 
     async def _headers(self, auth: str | dict[str, str] | None) -> tuple[dict[str, str] | None, int]:
