@@ -168,6 +168,11 @@ class LockedSqliteStorage(DagsterSqliteStorage):
         return cls(inst_data=inst_data, **config_value)
 
 
+_RUN_ENDS = frozenset(
+    {DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED}
+)
+
+
 class SoracomInstance(DagsterInstance):
     """The instance class named by `pipelines/dagster_instance.yaml`: Dagster's defaults for a
     home directory, except that its SQLite storage claims slots under a file lock. (An
@@ -178,19 +183,36 @@ class SoracomInstance(DagsterInstance):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         restrict_umask()  # what Dagster writes (logs, history) is never writable by others
         super().__init__(*args, **kwargs)
+        self._runs_started_here: set[str] = set()
 
     def handle_new_event(self, event: Any, **kwargs: Any) -> None:
-        """Also tag a run with the process that executes it when it starts, so the
-        `dead_run_reaper` can tell when a daemon-launched run's worker is gone (the default
-        run launcher cannot check its workers; run monitoring then never fails such a run)."""
+        """Also tag a run with the process that executes it, so the `dead_run_reaper` can tell
+        when a daemon-launched run's worker is gone (the default run launcher cannot check its
+        workers; run monitoring then never fails such a run).
+
+        Tagged at the run's start when the tags name another process: a retried run inherits
+        its failed parent's tags, the dead worker's pid among them, which made the reaper fail
+        the retry at its first tick. Checked again at each of its steps' starts in the process
+        that started it (one read each; a multiprocess run's step processes do not touch it):
+        Dagster rewrites a run's stored tags read-modify-write, and a deployment run was once
+        seen finished without the tag; a lost tag is restored at the next step."""
         super().handle_new_event(event, **kwargs)
         dagster_event = event.dagster_event
-        if dagster_event is not None and dagster_event.event_type == DagsterEventType.RUN_START:
-            from pipelines.runs import PID_TAG, owner_tags  # runs.py imports this module
+        if dagster_event is None:
+            return
+        kind = dagster_event.event_type
+        if kind == DagsterEventType.RUN_START:
+            self._runs_started_here.add(event.run_id)
+        elif kind in _RUN_ENDS:
+            self._runs_started_here.discard(event.run_id)
+            return
+        elif kind != DagsterEventType.STEP_START or event.run_id not in self._runs_started_here:
+            return
+        from pipelines.runs import PID_TAG, owner_tags  # runs.py imports this module
 
-            run = self.get_run_by_id(event.run_id)
-            if run is not None and PID_TAG not in run.tags:
-                self.add_run_tags(event.run_id, owner_tags())
+        run = self.get_run_by_id(event.run_id)
+        if run is not None and run.tags.get(PID_TAG) != str(os.getpid()):
+            self.add_run_tags(event.run_id, owner_tags())
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:

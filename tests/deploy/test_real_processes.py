@@ -271,6 +271,8 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
     )
     assert original.status == dg.DagsterRunStatus.FAILURE
     assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], "\n".join(s.tail() for s in services)
+    # the retry inherits its parent's tags: its own worker replaced the dead one's (or the reaper fails it)
+    assert retries[0].tags[PID_TAG] != str(worker)
 
     world = harness.world_for(box.info, SIMS, SEED)
     harness.assert_lake_matches_world(
