@@ -29,28 +29,34 @@ SIMS = 40
 
 
 @pytest.fixture(scope="module")
-def box() -> Iterator[SandboxHandle]:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def now() -> datetime:
+    """The module's one instant: the sandboxes' and the pipeline's clock (`res`), and what `day`
+    is counted from, so a run that crosses midnight UTC does not load a snapshot day that the
+    pipeline's wall clock already calls too old."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def box(now: datetime) -> Iterator[SandboxHandle]:
     with start_sandbox(sims=SIMS, seed=5, now=now, coverage="jp") as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
-def day() -> str:
-    return last_days(datetime.now(UTC), 1)[0]
+def day(now: datetime) -> str:
+    return last_days(now, 1)[0]
 
 
 @pytest.fixture(scope="module")
-def previous_month() -> str:
+def previous_month(now: datetime) -> str:
     """The month before the previous one: always closed (the previous one is not on the first
     1-3 days of a month, and Soracom refuses its billing CSV until then)."""
-    now = datetime.now(UTC)
     before = (now.replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)
     return before.replace(day=1).strftime("%Y-%m-%d")
 
 
 def res(box: SandboxHandle, root: Path) -> dict[str, Any]:
-    return harness.resources({"jp": box.url}, box.credentials, root)
+    return harness.resources({"jp": box.url}, box.credentials, root, now=box.world.now)
 
 
 def load(box: SandboxHandle, root: Path, asset: Any, key: str, **bad: Any) -> Any:
@@ -152,7 +158,7 @@ def test_a_missing_or_null_key_field_fails_the_partition(
 
 def _hour_with_api_audit_entries(box: SandboxHandle) -> str:
     """The newest closed hour in which the World holds API audit entries."""
-    now = datetime.now(UTC)
+    now = box.world.now
     for key in reversed(hourly_partitions.get_partition_keys(current_time=now)[-23:]):
         window = window_for(hourly_partitions, key)
         if window.end <= now and truth.expected_api_audit(box.world, "jp", window):
@@ -398,8 +404,7 @@ def test_binary_harvest_content_loads_or_fails_clearly(box: SandboxHandle, tmp_p
 # --- pagination and exports that never end --------------------------------------------------------
 
 
-def test_a_repeating_cursor_fails_instead_of_looping(tmp_path: Path, day: str) -> None:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def test_a_repeating_cursor_fails_instead_of_looping(tmp_path: Path, day: str, now: datetime) -> None:
     with start_sandbox(sims=250, seed=5, now=now, coverage="jp") as big:  # more than one page of SIMs
         first = harness.materialize([inventory.sims], day, res(big, tmp_path))
         assert first.success, harness.failure_messages(first)
@@ -422,7 +427,9 @@ def test_an_export_that_never_finishes_fails_the_partition(
     assert first.success, harness.failure_messages(first)
     before = harness.file_digests(tmp_path / "lake")
     # async, the mode these outcomes apply to (the loaded day would size a sync export otherwise)
-    resources = harness.resources({"jp": box.url}, box.credentials, tmp_path, export_sync_max_rows=0)
+    resources = harness.resources(
+        {"jp": box.url}, box.credentials, tmp_path, now=box.world.now, export_sync_max_rows=0
+    )
     with box.configured(export_outcome=outcome, export_delay_s=0.2):
         result = harness.materialize([traffic.air_traffic_daily], day, resources)
     assert not result.success
