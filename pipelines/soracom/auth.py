@@ -103,6 +103,11 @@ class TokenManager:
         if generation == self.generation:
             self._last_ok_at = time.monotonic()
 
+    def outlived(self, generation: int) -> bool:
+        """Time explains a 401 of token `generation`: a newer token exists, or this one is as old
+        as the server lets tokens live (a refused fresh token is the credentials' fault)."""
+        return generation != self.generation or time.monotonic() - self._issued_at >= self._lifetime_s
+
     async def unauthorized(self, generation: int) -> None:
         """A request with token `generation` got 401: re-authenticate unless someone already did."""
         async with self._lock:

@@ -45,6 +45,7 @@ R = TypeVar("R")
 Params = Mapping[str, Any] | None
 
 _CONNECTIONS_PER_SHARD = 4  # connections per httpx pool (see `open`)
+_MAX_REPLAYS = 3  # 401s answered by a new token per call: the first always, more only when time explains them
 
 
 @dataclass(frozen=True)
@@ -330,17 +331,21 @@ class CoreClient:
         managed = auth == "managed"
         budget = self._retry_budget(call)
         limiter = self._limiter.for_operation(call.operation)
-        replayed = False
+        replays = 0
         while True:
             budget.start_attempt()
             attempt = await self._attempt(call, auth, limiter)
             outcome = self._judge(
-                call, attempt, raw=raw, managed=managed, may_replay=managed and not replayed
+                call,
+                attempt,
+                raw=raw,
+                managed=managed,
+                may_replay=self._may_replay(managed, replays, attempt),
             )
             if isinstance(outcome, ApiResponse):
                 return outcome
             if isinstance(outcome, _Replay):
-                replayed = True
+                replays += 1
                 self.stats.unauthorized_replays += 1
                 await self._tokens.unauthorized(outcome.generation)
                 self._sync_auth_stats()
@@ -350,6 +355,14 @@ class CoreClient:
                     call.name, budget.attempts, budget.elapsed, outcome.status, outcome.detail
                 ) from outcome.error
             await self._wait_to_retry(call, budget, outcome)
+
+    def _may_replay(self, managed: bool, replays: int, attempt: _Attempt) -> bool:
+        """A 401 is answered with a new token once; again only if the refused token was
+        superseded or had outlived the lifetime the server gives tokens (it expired on the way:
+        a slow answer on a busy machine), never more than `_MAX_REPLAYS` times."""
+        if not managed or replays >= _MAX_REPLAYS:
+            return False
+        return replays == 0 or self._tokens.outlived(attempt.generation)
 
     def _retry_budget(self, call: _Call) -> RetryBudget:
         s = self.settings
@@ -401,7 +414,7 @@ class CoreClient:
     def _judge(
         self, call: _Call, attempt: _Attempt, *, raw: bool, managed: bool, may_replay: bool
     ) -> ApiResponse | _Replay | _Fault:
-        """What one attempt means: an answer, a 401 to replay once, a fault to retry, or (raised)
+        """What one attempt means: an answer, a 401 to replay with a new token, a fault to retry, or (raised)
         a refusal."""
         response = attempt.response
         if response is None:
@@ -419,11 +432,15 @@ class CoreClient:
             return self._status_fault(response, body)
         code, message = parse_error_body(body)
         if status == 401:
-            hint = (
-                "The token was refused again right after re-authenticating"
-                if managed
-                else "Check the credentials"
-            )
+            if not managed:
+                hint = "Check the credentials"
+            elif self._tokens.outlived(attempt.generation):
+                hint = (
+                    f"New tokens expired before the server read them {_MAX_REPLAYS} times: its answers "
+                    "take longer than it lets a token live"
+                )
+            else:
+                hint = "The token was refused again right after re-authenticating"
             raise SoracomAuthError(call.name, status, code, message, hint=hint)
         raise SoracomAPIError(call.name, status, code, message)
 

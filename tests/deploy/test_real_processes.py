@@ -29,7 +29,7 @@ from pipelines.demo import PlannedRun
 from pipelines.instance import PG_URL_ENV
 from pipelines.jobs import DAILY_ASSETS, daily_load_job
 from pipelines.lake import Lake
-from pipelines.runs import PID_TAG
+from pipelines.runs import PID_TAG, run_failure_message
 from sandbox.process import ProcessSandbox, start_sandbox_process
 from testkit.ports import reserve_port
 from tests.deploy import processes
@@ -141,6 +141,16 @@ def submit_nightly(client: DagsterGraphQLClient, key: str) -> str:
     )
 
 
+def failure_of(d: Deployment, run_id: str) -> str | None:
+    """The run's failure message, read from the instance (the GraphQL client gives a status)."""
+    with pg_env(d.env[PG_URL_ENV]):
+        instance = dg.DagsterInstance.from_config(str(d.home))
+        try:
+            return run_failure_message(instance, run_id)
+        finally:
+            instance.dispose()
+
+
 def location_loaded(client: DagsterGraphQLClient) -> bool:
     try:
         answer = client._execute(  # the client's own GraphQL call: no public one lists locations
@@ -180,7 +190,10 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
         daemon = services.pop()
         daemon.kill()
         killed_while = client.get_run_status(run_id)
-        assert killed_while == dg.DagsterRunStatus.STARTED, "the run ended before the daemon was killed"
+        assert killed_while == dg.DagsterRunStatus.STARTED, (
+            f"the run ended ({killed_while.value}) before the daemon was killed: "
+            f"{failure_of(d, run_id)}\n" + "\n".join(s.tail() for s in [*services, daemon])
+        )
         services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
         processes.wait_for("the run ended", lambda: client.get_run_status(run_id) in FINISHED, services, 420)
         ran = time.monotonic()
