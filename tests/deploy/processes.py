@@ -24,9 +24,23 @@ class Service:
     name: str
     process: subprocess.Popen
     log: Path
+    log_from: int = 0  # where this process's output begins in `log` (a restart appends)
 
     def tail(self, chars: int = 3000) -> str:
         return f"--- {self.name} ({self.log.name}) ---\n" + self.log.read_text(errors="replace")[-chars:]
+
+    def said(self, text: str) -> bool:
+        """This process (not an earlier one with the same log) printed `text`."""
+        with self.log.open("rb") as f:
+            f.seek(self.log_from)
+            return text.encode() in f.read()
+
+    def pause(self) -> None:
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL to the whole session (the process and any children), then wait until every
@@ -66,10 +80,11 @@ def _in_group(process: psutil.Process, pgid: int) -> bool:
 def start(name: str, args: list[str], env: dict[str, str], cwd: Path, logs: Path) -> Service:
     log = logs / f"{name}.log"
     with log.open("ab") as out:
+        log_from = out.tell()
         process = subprocess.Popen(
             args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return Service(name, process, log)
+    return Service(name, process, log, log_from)
 
 
 def wait_for(what: str, ready: Callable[[], bool], services: list[Service], timeout: float = 240) -> None:

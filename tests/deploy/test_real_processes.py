@@ -141,6 +141,17 @@ def submit_nightly(client: DagsterGraphQLClient, key: str) -> str:
     )
 
 
+REAPER_TICK = "Checking for new runs for sensor: dead_run_reaper"
+
+
+def daemon_reached_the_code_server(daemon: processes.Service) -> bool:
+    """The daemon has the code location: its sensor daemon evaluated the reaper. It loads the
+    location when it starts and then once a minute; started before the code server answered,
+    it cannot launch a run for up to a minute (such a run goes back in the queue: the
+    `run_queue` retries of the instance file, tested below)."""
+    return daemon.said(REAPER_TICK)
+
+
 def failure_of(d: Deployment, run_id: str) -> str | None:
     """The run's failure message, read from the instance (the GraphQL client gives a status)."""
     with pg_env(d.env[PG_URL_ENV]):
@@ -179,6 +190,11 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
         services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
         client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
         processes.wait_for("code location loaded", lambda: location_loaded(client), services)
+        processes.wait_for(
+            "the daemon reached the code server",
+            lambda: daemon_reached_the_code_server(services[-1]),
+            services,
+        )
         started_up = time.monotonic()
 
         run_id = submit_nightly(client, d.key)
@@ -254,6 +270,11 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
         services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
         client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
         processes.wait_for("code location loaded", lambda: location_loaded(client), services)
+        processes.wait_for(
+            "the daemon reached the code server",
+            lambda: daemon_reached_the_code_server(services[-1]),
+            services,
+        )
         run_id = submit_nightly(client, d.key)
         processes.wait_for(
             "the run tagged with its worker", lambda: PID_TAG in instance.get_run_by_id(run_id).tags, services
@@ -286,6 +307,79 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
     assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], "\n".join(s.tail() for s in services)
     # the retry inherits its parent's tags: its own worker replaced the dead one's (or the reaper fails it)
     assert retries[0].tags[PID_TAG] != str(worker)
+
+    world = harness.world_for(box.info, SIMS, SEED)
+    harness.assert_lake_matches_world(
+        world, Lake(tmp_path / "lake"), [PlannedRun("d", DAILY_ASSETS, d.key, d.key)], ("jp",)
+    )
+
+
+REQUEUED = "re-submitting the run into the queue"
+
+
+def engine_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+    return [r.event_log_entry.dagster_event.message or "" for r in records if r.event_log_entry.dagster_event]
+
+
+def test_a_run_dequeued_while_the_code_server_is_down_goes_back_in_the_queue_and_runs(
+    sandbox_process: ProcessSandbox, postgres_url: str, tmp_path: Path
+) -> None:
+    """A code server restarting (a deploy, a crash) while the daemon dequeues a run: Dagster's
+    default fails the run at once ("marked as failed from outside the execution context"; a
+    fresh-clone CI run saw it when the daemon started before the code server answered). The
+    instance files' `run_queue` retries put it back in the queue, and it runs once the code
+    server is back. The daemon is paused while the run is submitted, so it dequeues the run
+    only after the code server is gone. The retry delay is cut from the files' 60 s to 10 s."""
+    box = sandbox_process
+    d = Deployment.prepare(box, postgres_url, tmp_path)
+    config = d.home / "dagster.yaml"
+    shipped = config.read_text()
+    assert "user_code_failure_retry_delay: 60" in shipped and "max_user_code_failure_retries: 5" in shipped
+    config.write_text(
+        shipped.replace("user_code_failure_retry_delay: 60", "user_code_failure_retry_delay: 10")
+    )
+
+    services = [processes.code_server(d.grpc_port, d.env, REPO, d.logs)]
+    with pg_env(postgres_url):
+        instance = dg.DagsterInstance.from_config(str(d.home))
+    try:
+        services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
+        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
+        client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
+        processes.wait_for("code location loaded", lambda: location_loaded(client), services)
+        processes.wait_for(
+            "the daemon reached the code server",
+            lambda: daemon_reached_the_code_server(services[-1]),
+            services,
+        )
+        services[2].pause()
+        run_id = submit_nightly(client, d.key)
+        services[0].kill()  # the code server
+        services[2].resume()
+
+        def requeued() -> bool:
+            return any(REQUEUED in m for m in engine_messages(instance, run_id))
+
+        processes.wait_for(
+            "the daemon tried to launch the run",
+            lambda: requeued() or client.get_run_status(run_id) in FINISHED,
+            services[1:],
+        )
+        assert requeued(), f"the run was not put back in the queue: {failure_of(d, run_id)}"
+        assert client.get_run_status(run_id) == dg.DagsterRunStatus.QUEUED
+        services[0] = processes.code_server(d.grpc_port, d.env, REPO, d.logs)
+        processes.wait_for("the run ended", lambda: client.get_run_status(run_id) in FINISHED, services, 420)
+        status, messages = client.get_run_status(run_id), engine_messages(instance, run_id)
+        assert status == dg.DagsterRunStatus.SUCCESS, f"{failure_of(d, run_id)}\n" + "\n".join(
+            s.tail() for s in services
+        )
+    finally:
+        for service in reversed(services):
+            service.resume()  # a stopped process ignores SIGTERM until it runs again
+            service.stop()
+        instance.dispose()
+    print(f"\nthe run went back in the queue {sum(REQUEUED in m for m in messages)} time(s), then ran")
 
     world = harness.world_for(box.info, SIMS, SEED)
     harness.assert_lake_matches_world(

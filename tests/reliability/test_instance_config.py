@@ -31,7 +31,7 @@ def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Both shipped files (SQLite; Postgres on a real server from `DAGSTER_PG_URL`): the same
-    limits, the run queue, and the storage whose slot claims hold a lock."""
+    limits, the run queue and its retries, and the storage whose slot claims hold a lock."""
     pg_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
     install_home(tmp_path, pg_url)
     with pg_env(pg_url) if pg_url else contextlib.nullcontext():
@@ -49,6 +49,9 @@ def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(
         }
         per_value = str({"applyLimitPerUniqueValue": True})
         assert limits == {("dagster/partition", per_value): 1, (RUN_KIND_TAG, per_value): 1}
+        # a run dequeued while the code server is unreachable goes back in the queue (docs/deploy.md)
+        assert config.run_queue_config.max_user_code_failure_retries == 5
+        assert config.run_queue_config.user_code_failure_retry_delay == 60
         assert "QueuedRunCoordinator" in type(instance.run_coordinator).__name__
     finally:
         instance.dispose()
