@@ -358,16 +358,18 @@ def test_a_run_dequeued_while_the_code_server_is_down_goes_back_in_the_queue_and
         services[0].kill()  # the code server
         services[2].resume()
 
-        def requeued() -> bool:
-            return any(REQUEUED in m for m in engine_messages(instance, run_id))
+        def requeued() -> bool:  # the engine event is written before the run's status
+            said = any(REQUEUED in m for m in engine_messages(instance, run_id))
+            return said and client.get_run_status(run_id) == dg.DagsterRunStatus.QUEUED
 
         processes.wait_for(
             "the daemon tried to launch the run",
             lambda: requeued() or client.get_run_status(run_id) in FINISHED,
             services[1:],
         )
-        assert requeued(), f"the run was not put back in the queue: {failure_of(d, run_id)}"
-        assert client.get_run_status(run_id) == dg.DagsterRunStatus.QUEUED
+        assert any(REQUEUED in m for m in engine_messages(instance, run_id)), (
+            f"the run was not put back in the queue: {failure_of(d, run_id)}"
+        )
         services[0] = processes.code_server(d.grpc_port, d.env, REPO, d.logs)
         processes.wait_for("the run ended", lambda: client.get_run_status(run_id) in FINISHED, services, 420)
         status, messages = client.get_run_status(run_id), engine_messages(instance, run_id)
