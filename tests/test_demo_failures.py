@@ -27,7 +27,7 @@ def test_a_failed_load_leaves_the_models_alone_and_says_why(tmp_path: Path) -> N
     runs = plan_runs(now, 1, audit=False, billing=False)
     day = runs[0].first
     with start_sandbox(sims=10, seed=3, now=now, coverage="jp") as box:
-        resources = harness.resources({"jp": box.url}, box.credentials, tmp_path)
+        resources = harness.resources({"jp": box.url}, box.credentials, tmp_path, now=now)
         with box.configured(bad_input="not_json", bad_input_operations="listSimSessionEvents"):
             outcomes = execute_runs(runs, resources, dg.DagsterInstance.ephemeral())
     loads, models = outcomes[:-1], outcomes[-1]
@@ -80,7 +80,7 @@ def test_a_corrupt_file_is_named_and_an_expired_one_moved_aside(tmp_path: Path) 
     loaded = tmp_path / "lake" / lake.partition_key(sessions.spec, sessions.lake_partition_of(runs[0].first))
     expired = tmp_path / "lake" / lake.partition_key(sessions.spec, {"date": date(2025, 1, 1)})
     with start_sandbox(sims=10, seed=3, now=now, coverage="jp") as box:
-        resources = harness.resources({"jp": box.url}, box.credentials, tmp_path)
+        resources = harness.resources({"jp": box.url}, box.credentials, tmp_path, now=now)
         first = execute_runs(runs, resources, dg.DagsterInstance.ephemeral())
         assert all(o.success for o in first), [o.errors for o in first]
         good = loaded.read_bytes()

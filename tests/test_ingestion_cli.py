@@ -18,7 +18,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.partitions import daily_partitions, window_for
+from assets.partitions import daily_partitions, last_days, window_for
 from pipelines import settings
 from pipelines.lake import Lake
 from sandbox.process import start_sandbox_process
@@ -35,6 +35,10 @@ SIMS, SEED = 40, 5
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Any, World]]:
+    """The sandbox process and its World. Its now (fixed at the minute it started) is the
+    module's one instant: the days the tests load are counted from it and the `dagster`
+    processes run on it (`SORACOM_NOW`), so a run that crosses midnight UTC does not load a day
+    that a wall clock counts differently."""
     with start_sandbox_process(sims=SIMS, seed=SEED, coverage="jp") as box:
         world = World(seed=SEED, sims=SIMS, now=parse_now(box.info["now"]), coverages=("jp",))
         yield box, world
@@ -42,7 +46,8 @@ def served() -> Iterator[tuple[Any, World]]:
 
 def env_for(box: Any, root: Path) -> dict[str, str]:
     """The environment a user sets, plus a Dagster home whose storage exists already (as in any
-    deployment; two processes creating a fresh SQLite instance at once would race)."""
+    deployment; two processes creating a fresh SQLite instance at once would race), and the
+    pipeline's clock fixed at the sandbox's now."""
     home = root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -56,6 +61,7 @@ def env_for(box: Any, root: Path) -> dict[str, str]:
         settings.COVERAGES: "jp",
         settings.LAKE_ROOT: str(root / "lake"),
         settings.CATALOG_PATH: str(root / "soracom.duckdb"),
+        settings.NOW: box.info["now"],
     }
 
 
@@ -65,15 +71,10 @@ def dagster(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def recent_days(count: int) -> list[str]:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(count, 0, -1)]
-
-
 def test_cli_backfills_a_partition_range_in_one_run(served: tuple[Any, World], tmp_path: Path) -> None:
     box, world = served
     env = env_for(box, tmp_path)
-    first, last = recent_days(3)[0], recent_days(3)[-1]
+    first, last = last_days(world.now, 3)[0], last_days(world.now, 3)[-1]
     result = dagster(
         env,
         "asset", "materialize", "-m", "pipelines.definitions",
@@ -82,7 +83,7 @@ def test_cli_backfills_a_partition_range_in_one_run(served: tuple[Any, World], t
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lake = Lake(tmp_path / "lake")
-    for key in recent_days(3):
+    for key in last_days(world.now, 3):
         window = window_for(daily_partitions, key)
         day = window.start.date()
         got = truth.lake_rows(lake, "session_events", truth.SESSION_COLUMNS, "jp", date=day)
@@ -105,7 +106,7 @@ def test_two_runs_of_the_same_partition_at_once_leave_it_whole(
 ) -> None:
     box, world = served
     env = env_for(box, tmp_path)
-    key = recent_days(1)[0]
+    key = last_days(world.now, 1)[0]
     args = (
         "asset",
         "materialize",
@@ -130,8 +131,8 @@ def test_two_runs_of_the_same_partition_at_once_leave_it_whole(
 def test_a_run_of_an_aged_out_partition_fails_with_the_reason(
     served: tuple[Any, World], tmp_path: Path
 ) -> None:
-    box, _ = served
-    old = (datetime.now(UTC) - timedelta(days=40)).strftime("%Y-%m-%d")
+    box, world = served
+    old = (world.now - timedelta(days=40)).strftime("%Y-%m-%d")
     result = dagster(
         env_for(box, tmp_path),
         "asset", "materialize", "-m", "pipelines.definitions",
@@ -143,11 +144,15 @@ def test_a_run_of_an_aged_out_partition_fails_with_the_reason(
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One `soracom-lake demo` of a small fleet, its output captured (not a terminal)."""
+    """One `soracom-lake demo` of a small fleet, its output captured (not a terminal). Its sandbox
+    and its pipeline run at one instant (`SORACOM_NOW`): on the wall clock a demo that crosses
+    midnight UTC plans a day before it and has its snapshot refused as too old after it."""
     data_dir = tmp_path_factory.mktemp("demo")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     result = subprocess.run(
         [str(BIN / "soracom-lake"), "demo", "--sims", "30", "--days", "2", "--data-dir", str(data_dir)],
         cwd=ROOT,
+        env={**os.environ, settings.NOW: now.strftime("%Y-%m-%dT%H:%M:%SZ")},
         capture_output=True,
         text=True,
         timeout=600,

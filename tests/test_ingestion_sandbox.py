@@ -43,14 +43,19 @@ SECRET = "s3cr3t-key-that-must-never-be-logged"
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[SandboxHandle]:
-    with start_sandbox(sims=60, seed=7, now=datetime.now(UTC), coverage="both", auth_key=SECRET) as handle:
+    """The module's sandbox; its `world.now` is the module's one instant: the days the tests load
+    are counted from it and the pipeline's clock is fixed at it, so a run that crosses midnight
+    UTC does not load a snapshot day that a wall clock already calls too old."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with start_sandbox(sims=60, seed=7, now=now, coverage="both", auth_key=SECRET) as handle:
         yield handle
 
 
 def resources_for(
-    box: SandboxHandle | ProcessSandbox, root: Path, lake_root: str | None = None
+    box: SandboxHandle | ProcessSandbox, root: Path, now: datetime, lake_root: str | None = None
 ) -> dict[str, dg.ConfigurableResource]:
-    """Resources loading into `lake_root` (default `root/lake`), the catalog in `root`."""
+    """Resources loading into `lake_root` (default `root/lake`), the catalog in `root`, the
+    pipeline's clock fixed at `now` (the sandbox's)."""
     return {
         "soracom": SoracomResource(
             auth_key_id=box.credentials["authKeyId"],
@@ -60,19 +65,20 @@ def resources_for(
             coverages="jp,g",
         ),
         "lake": LakeResource(root=lake_root or str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
-        "clock": ClockResource(),
+        "clock": ClockResource(now_setting=now.isoformat()),
     }
 
 
 def load(
     box: SandboxHandle | ProcessSandbox,
     root: Path,
+    now: datetime,
     days: int = 2,
-    now: datetime | None = None,
     lake_root: str | None = None,
 ) -> list[PlannedRun]:
-    runs = plan_runs(now or datetime.now(UTC), days)
-    outcomes = execute_runs(runs, resources_for(box, root, lake_root), dg.DagsterInstance.ephemeral())
+    """The demo's runs of the last `days` closed days before `now`, the pipeline's clock at `now`."""
+    runs = plan_runs(now, days)
+    outcomes = execute_runs(runs, resources_for(box, root, now, lake_root), dg.DagsterInstance.ephemeral())
     failed = [(o.run.label, o.errors) for o in outcomes if not o.success]
     assert not failed, failed
     return runs
@@ -180,7 +186,7 @@ def first_load(
 ) -> Iterator[FirstLoad]:
     root = tmp_path_factory.mktemp(f"lake-first-{request.param}")
     if request.param == "local":
-        yield FirstLoad(root, str(root / "lake"), load(box, root), days=2)
+        yield FirstLoad(root, str(root / "lake"), load(box, root, box.world.now), days=2)
         return
     server = request.getfixturevalue("s3_server")
     with pytest.MonkeyPatch.context() as env:
@@ -190,7 +196,7 @@ def first_load(
         bucket = f"ingest-{uuid.uuid4().hex[:12]}"
         s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
         lake_root = f"s3://{bucket}/lake"
-        yield FirstLoad(root, lake_root, load(box, root, days=1, lake_root=lake_root), days=1)
+        yield FirstLoad(root, lake_root, load(box, root, box.world.now, days=1, lake_root=lake_root), days=1)
 
 
 def lake_objects(lake: Lake) -> list[str]:
@@ -211,7 +217,7 @@ def test_rerun_replaces_partitions_without_duplicates(box: SandboxHandle, first_
     lake = Lake(first_load.lake_root)
     before = {t.spec.name: lake.read(t.spec).height for t in SOURCES}
     objects_before = lake_objects(lake)
-    runs = load(box, first_load.root, days=first_load.days, lake_root=first_load.lake_root)
+    runs = load(box, first_load.root, box.world.now, days=first_load.days, lake_root=first_load.lake_root)
     after = {t.spec.name: lake.read(t.spec).height for t in SOURCES}
     # The audit log gains the calls of this re-run (in hours the comparison skips); nothing else changes.
     assert {k: v for k, v in after.items() if k != "api_audit_logs"} == {
@@ -259,9 +265,9 @@ def faulty_box() -> Iterator[ProcessSandbox]:
 
 def test_run_with_faults_matches_world(faulty_box: ProcessSandbox, tmp_path: Path) -> None:
     world = world_for(faulty_box.info, FAULT_SIMS, FAULT_SEED)
-    # Plan from the World's clock, so the windows are the World's closed days even if the
-    # real clock passes midnight UTC during the test.
-    runs = load(faulty_box, tmp_path, now=world.now)
+    # Plan from the World's clock and run the pipeline on it, so the windows are the World's
+    # closed days and their snapshot is not too old even if the real clock passes midnight UTC.
+    runs = load(faulty_box, tmp_path, world.now)
     stats = faulty_box.get_stats()
     injected = stats["errors_injected"] + stats["drops_injected"]
     assert injected > 10, f"the faults must actually have been exercised: {stats}"
@@ -272,11 +278,11 @@ def test_run_with_faults_matches_world(faulty_box: ProcessSandbox, tmp_path: Pat
 
 def test_materialization_metadata_and_no_secret_in_event_log(box: SandboxHandle, tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    key = plan_runs(datetime.now(UTC), 1)[0].first
+    key = plan_runs(box.world.now, 1)[0].first
     result = dg.materialize(
         [source("session_events").asset, source("air_traffic_daily").asset],
         partition_key=key,
-        resources=resources_for(box, tmp_path),
+        resources=resources_for(box, tmp_path, box.world.now),
         instance=instance,
     )
     assert result.success

@@ -37,8 +37,12 @@ class Loaded:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    """One load of 2 days. One instant is the sandbox's now, what the runs are planned from and
+    the pipeline's clock, so a load that crosses midnight UTC (or a month's end) does not load a
+    snapshot day or billing month that a wall clock already counts differently."""
     root = tmp_path_factory.mktemp("report")
-    with start_sandbox(sims=40, seed=5, now=datetime.now(UTC), coverage="jp") as box:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with start_sandbox(sims=40, seed=5, now=now, coverage="jp") as box:
         resources: dict[str, dg.ConfigurableResource] = {
             "soracom": SoracomResource(
                 auth_key_id=box.credentials["authKeyId"],
@@ -47,10 +51,10 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
                 coverages="jp",
             ),
             "lake": LakeResource(root=str(root / "lake"), catalog_path=str(root / "soracom.duckdb")),
-            "clock": ClockResource(),
+            "clock": ClockResource(now_setting=now.isoformat()),
         }
         instance = dg.DagsterInstance.ephemeral()
-        outcomes = execute_runs(plan_runs(datetime.now(UTC), 2), resources, instance)
+        outcomes = execute_runs(plan_runs(now, 2), resources, instance)
         assert all(o.success for o in outcomes), [(o.run.label, o.errors) for o in outcomes]
         yield Loaded(box, root, root / "soracom.duckdb", instance, resources)
 

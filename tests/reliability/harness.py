@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +157,11 @@ def assert_lake_matches_world(
     """Every table of the planned runs equals the World: same rows, none lost, none doubled.
 
     API audit hours are compared only if they ended before the sandbox's `now` (later hours
-    also hold the calls this very load made, which the World records as they happen).
+    also hold the calls this very load made, which the World records as they happen). The
+    current billing month is the one holding `now`, by default the World's (not the wall
+    clock's, which may be in the next month by the time the comparison runs).
     """
-    now = now or datetime.now(UTC)
+    now = now or world.now
     counted: dict[str, int] = {}
 
     def check(table: str, got: list, want: list, where: str) -> None:

@@ -3,8 +3,8 @@
     python -m tests.reliability.run_load --root DIR --job daily --first KEY [--last KEY] \
         [--tag name=value] [--slow-writes]
 
-Credentials and endpoints come from the environment (`SORACOM_AUTH_KEY_ID`, ...,
-`SORACOM_ENDPOINT_JP`), as in production; the Dagster instance is `DAGSTER_HOME`'s when
+Credentials, endpoints and the clock come from the environment (`SORACOM_AUTH_KEY_ID`, ...,
+`SORACOM_ENDPOINT_JP`, `SORACOM_NOW`), as in production; the Dagster instance is `DAGSTER_HOME`'s when
 set (so concurrency pools apply across processes), else an ephemeral one. Prints one line
 `RESULT {json}` with the run's success and step errors.
 """
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in env[settings.COVERAGES].split(",")
     }
     credentials = {"authKeyId": env[settings.AUTH_KEY_ID], "authKey": env[settings.AUTH_KEY]}
-    res = harness.resources(urls, credentials, args.root)
+    res = harness.resources(urls, credentials, args.root, now=settings.now_setting())
     instance = dg.DagsterInstance.get() if env.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     tags = dict(tag.split("=", 1) for tag in args.tag)
     if args.last and args.last != args.first:

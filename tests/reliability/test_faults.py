@@ -88,11 +88,12 @@ def test_demo_window_under_faults_equals_ground_truth(
             settings.ENDPOINT_G: box.url_for("g"),
             settings.LAKE_ROOT: str(tmp_path / "lake"),
             settings.CATALOG_PATH: str(tmp_path / "soracom.duckdb"),
+            settings.NOW: box.info["now"],  # the pipeline's clock: the World's
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         res = resources_from_env()
-        runs = plan_runs(world.now, DAYS)  # the World's closed days, even across midnight UTC
+        runs = plan_runs(world.now, DAYS)  # the World's closed days, also to its clock across midnight
         instance = dg.DagsterInstance.ephemeral()
         started = time.monotonic()
         results = []

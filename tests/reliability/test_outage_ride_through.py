@@ -29,6 +29,7 @@ from pipelines.demo import PlannedRun
 from pipelines.jobs import DAILY_ASSETS
 from pipelines.lake import Lake
 from sandbox.process import ProcessSandbox, start_sandbox_process
+from sandbox.testing import parse_now
 from tests.reliability import harness
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
@@ -108,10 +109,12 @@ def box() -> Iterator[ProcessSandbox]:
 
 def test_a_daily_load_rides_through_a_twenty_second_outage(box: ProcessSandbox, tmp_path: Path) -> None:
     proxy = Proxy(box.port)
-    days = last_days(datetime.now(UTC), 3)
+    now = parse_now(box.info["now"])  # the load's clock and what its days are counted from
+    days = last_days(now, 3)
     env = harness.env_without_soracom()
     env.update(
         {
+            settings.NOW: box.info["now"],
             settings.AUTH_KEY_ID: box.credentials["authKeyId"],
             settings.AUTH_KEY: box.credentials["authKey"],
             settings.COVERAGES: "jp",

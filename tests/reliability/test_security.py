@@ -33,8 +33,15 @@ WRONG_KEY = "secret-wrong-ZZZZ-NEVER-LOG-ME-EITHER"
 
 
 @pytest.fixture(scope="module")
-def box() -> Iterator[SandboxHandle]:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def now() -> datetime:
+    """The module's one instant: the sandbox's and the pipeline's clock, and what the loaded day
+    and month are counted from, so a run that crosses midnight UTC (or a month's end) does not
+    load a snapshot day that the pipeline's wall clock already calls too old."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def box(now: datetime) -> Iterator[SandboxHandle]:
     with start_sandbox(
         sims=20, seed=21, now=now, coverage="jp", auth_key_id=SECRET_ID, auth_key=SECRET_KEY
     ) as handle:
@@ -42,7 +49,9 @@ def box() -> Iterator[SandboxHandle]:
 
 
 def _env(box: SandboxHandle, root: Path, key: str = SECRET_KEY) -> dict[str, str]:
+    """What a user sets; the pipeline's clock (`SORACOM_NOW`) is the sandbox's now."""
     return {
+        settings.NOW: box.world.now.isoformat(),
         settings.AUTH_KEY_ID: SECRET_ID,
         settings.AUTH_KEY: key,
         settings.COVERAGES: "jp",
@@ -84,14 +93,15 @@ def test_credentials_never_reach_logs_event_storage_run_config_metadata_or_files
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
+    now: datetime,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # the client's debug lines, httpx's request lines, Dagster's
     data = tmp_path / "data"
     home = tmp_path / "dagster_home"
     home.mkdir()
     instance = dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"telemetry": {"enabled": False}})
-    day = last_days(datetime.now(UTC), 1)[0]
-    month = datetime.now(UTC).strftime("%Y-%m-01")
+    day = last_days(now, 1)[0]
+    month = now.strftime("%Y-%m-01")
     run_ids = []
     try:
         for name, value in _env(box, data).items():
@@ -182,9 +192,9 @@ def test_the_sandbox_rejects_missing_wrong_and_expired_tokens(box: SandboxHandle
     assert expired.status_code == 401 and "expired" in expired.json()["message"]
 
 
-def test_lake_and_catalog_are_never_world_writable(box: SandboxHandle, tmp_path: Path) -> None:
-    day = last_days(datetime.now(UTC), 1)[0]
-    res = harness.resources({"jp": box.url}, box.credentials, tmp_path)
+def test_lake_and_catalog_are_never_world_writable(box: SandboxHandle, tmp_path: Path, now: datetime) -> None:
+    day = last_days(now, 1)[0]
+    res = harness.resources({"jp": box.url}, box.credentials, tmp_path, now=now)
     old = os.umask(0)  # the most permissive umask a cron or container could hand us
     try:
         for assets, key in (([sessions.session_events, inventory.sims], day), ([catalog], None)):

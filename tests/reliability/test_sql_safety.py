@@ -127,7 +127,7 @@ def test_a_load_of_sqlish_strings_stores_them_verbatim_and_models_still_build(tm
     day = last_days(now, 1)[0]
     month = (now.replace(day=1) - timedelta(days=1)).replace(day=1).strftime("%Y-%m-%d")
     with start_sandbox(sims=30, seed=9, now=now, coverage="jp", bad_input="sql_strings") as box:
-        res = harness.resources({"jp": box.url}, box.credentials, tmp_path)
+        res = harness.resources({"jp": box.url}, box.credentials, tmp_path, now=now)
         for assets, key in (
             ([inventory.sims, inventory.groups, billing.billing_summaries], day),
             ([traffic.air_traffic_daily, traffic.air_traffic_5min, harvest.harvest_entries], day),
