@@ -100,6 +100,10 @@ def _sandbox(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     with start_sandbox_process(sims=args.sims, seed=args.seed, coverage=args.coverage, now=now) as box:
         coverages = ("jp", "g") if args.coverage == "both" else (args.coverage,)
         env = {
+            # The sandbox serves one fixed moment (the minute it started, without SORACOM_NOW): the
+            # pipeline's clock is that moment too, or a demo crossing midnight UTC would plan a
+            # day before it and have that day's snapshot refused as too old after it.
+            settings.NOW: box.info["now"],
             settings.AUTH_KEY_ID: box.credentials["authKeyId"],
             settings.AUTH_KEY: box.credentials["authKey"],
             settings.COVERAGES: ",".join(coverages),

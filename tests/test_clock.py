@@ -7,16 +7,18 @@ hours of a past day were refused as aged out, and the billing months were judged
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import polars as pl
 import pytest
 
 from assets.resources import ClockResource, clock_resource_from_env
 from assets.tables import source
-from pipelines import settings
+from pipelines import demo, settings
 from pipelines.demo import execute_runs, plan_runs
 from pipelines.lake import Lake
 from sandbox.testing import start_sandbox
@@ -50,3 +52,15 @@ def test_the_clock_setting_is_live_by_default_and_checked() -> None:
     assert fixed.now() == PAST_NOW and fixed.now() == fixed.now()
     with pytest.raises(ValueError, match="SORACOM_NOW='yesterday' is not valid"):
         settings.value(settings.NOW, {settings.NOW: "yesterday"})
+
+
+def test_the_demo_runs_its_pipeline_at_its_sandboxs_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `SORACOM_NOW` the demo's sandbox serves the minute it started, fixed; the pipeline's
+    clock is that minute too. (On the wall clock, a demo crossing midnight UTC planned a day
+    before it and had that day's SIM snapshot refused as too old after it.)"""
+    monkeypatch.delenv(settings.NOW, raising=False)
+    with demo._sandbox(argparse.Namespace(sims=5, seed=1, coverage="jp")) as env, demo._patched_env(env):
+        served = httpx.get(env[settings.ENDPOINT_JP].removesuffix("/v1") + "/_sandbox/health").json()["now"]
+        clock = clock_resource_from_env().process_config_and_initialize()  # as the demo's runs get it
+        assert clock.fixed() is not None
+        assert clock.now() == datetime.fromisoformat(served)
