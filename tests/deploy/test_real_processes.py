@@ -144,12 +144,19 @@ def submit_nightly(client: DagsterGraphQLClient, key: str) -> str:
 REAPER_TICK = "Checking for new runs for sensor: dead_run_reaper"
 
 
-def daemon_reached_the_code_server(daemon: processes.Service) -> bool:
-    """The daemon has the code location: its sensor daemon evaluated the reaper. It loads the
-    location when it starts and then once a minute; started before the code server answered,
-    it cannot launch a run for up to a minute (such a run goes back in the queue: the
-    `run_queue` retries of the instance file, tested below)."""
-    return daemon.said(REAPER_TICK)
+def start_deployment(d: Deployment, services: list[processes.Service]) -> DagsterGraphQLClient:
+    """Start the code server, the webserver and the daemon into `services` (the caller stops
+    them), and return once both the webserver and the daemon have the code location (the
+    daemon's sensor daemon evaluated the reaper). The daemon loads it when it starts and then
+    about once a minute: started before the code server answered, it cannot launch a run for
+    up to a minute (such a run goes back in the queue: the `run_queue` retries, tested below)."""
+    services.append(processes.code_server(d.grpc_port, d.env, REPO, d.logs))
+    services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
+    services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
+    client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
+    processes.wait_for("code location loaded", lambda: location_loaded(client), services)
+    processes.wait_for("the daemon reached the code server", lambda: services[2].said(REAPER_TICK), services)
+    return client
 
 
 def failure_of(d: Deployment, run_id: str) -> str | None:
@@ -184,17 +191,9 @@ def test_a_queued_run_survives_a_daemon_kill_and_loads_the_lake_once(
     d = Deployment.prepare(box, postgres_url, tmp_path, lake_root)
 
     began = time.monotonic()
-    services = [processes.code_server(d.grpc_port, d.env, REPO, d.logs)]
+    services: list[processes.Service] = []
     try:
-        services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
-        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
-        client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
-        processes.wait_for("code location loaded", lambda: location_loaded(client), services)
-        processes.wait_for(
-            "the daemon reached the code server",
-            lambda: daemon_reached_the_code_server(services[-1]),
-            services,
-        )
+        client = start_deployment(d, services)
         started_up = time.monotonic()
 
         run_id = submit_nightly(client, d.key)
@@ -262,19 +261,11 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
     d = Deployment.prepare(box, postgres_url, tmp_path)
 
     began = time.monotonic()
-    services = [processes.code_server(d.grpc_port, d.env, REPO, d.logs)]
+    services: list[processes.Service] = []
     with pg_env(postgres_url):
         instance = dg.DagsterInstance.from_config(str(d.home))
     try:
-        services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
-        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
-        client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
-        processes.wait_for("code location loaded", lambda: location_loaded(client), services)
-        processes.wait_for(
-            "the daemon reached the code server",
-            lambda: daemon_reached_the_code_server(services[-1]),
-            services,
-        )
+        client = start_deployment(d, services)
         run_id = submit_nightly(client, d.key)
         processes.wait_for(
             "the run tagged with its worker", lambda: PID_TAG in instance.get_run_by_id(run_id).tags, services
@@ -340,19 +331,11 @@ def test_a_run_dequeued_while_the_code_server_is_down_goes_back_in_the_queue_and
         shipped.replace("user_code_failure_retry_delay: 60", "user_code_failure_retry_delay: 10")
     )
 
-    services = [processes.code_server(d.grpc_port, d.env, REPO, d.logs)]
+    services: list[processes.Service] = []
     with pg_env(postgres_url):
         instance = dg.DagsterInstance.from_config(str(d.home))
     try:
-        services.append(processes.webserver(d.web_port, d.workspace, d.env, REPO, d.logs))
-        services.append(processes.daemon(d.workspace, d.env, REPO, d.logs))
-        client = DagsterGraphQLClient("127.0.0.1", port_number=d.web_port)
-        processes.wait_for("code location loaded", lambda: location_loaded(client), services)
-        processes.wait_for(
-            "the daemon reached the code server",
-            lambda: daemon_reached_the_code_server(services[-1]),
-            services,
-        )
+        client = start_deployment(d, services)
         services[2].pause()
         run_id = submit_nightly(client, d.key)
         services[0].kill()  # the code server
