@@ -98,6 +98,12 @@ class ProcessSandbox:
         return self.info["operator_id"]
 
     @property
+    def now(self) -> datetime:
+        """Its World's now: the moment it serves (`clock=fixed`: its `--now`, or the minute it
+        started), so a test can count its days from it and run the pipeline's clock at it."""
+        return datetime.fromisoformat(self.info["now"])
+
+    @property
     def credentials(self) -> dict[str, str]:
         return {"authKeyId": self.info["auth_key_id"], "authKey": self.info["auth_key"]}
 

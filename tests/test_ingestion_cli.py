@@ -22,7 +22,6 @@ from assets.partitions import daily_partitions, last_days, window_for
 from pipelines import settings
 from pipelines.lake import Lake
 from sandbox.process import start_sandbox_process
-from sandbox.testing import parse_now
 from sandbox.world import World
 from tests.assets import truth
 
@@ -40,7 +39,7 @@ def served() -> Iterator[tuple[Any, World]]:
     processes run on it (`SORACOM_NOW`), so a run that crosses midnight UTC does not load a day
     that a wall clock counts differently."""
     with start_sandbox_process(sims=SIMS, seed=SEED, coverage="jp") as box:
-        world = World(seed=SEED, sims=SIMS, now=parse_now(box.info["now"]), coverages=("jp",))
+        world = World(seed=SEED, sims=SIMS, now=box.now, coverages=("jp",))
         yield box, world
 
 

@@ -32,7 +32,6 @@ from pipelines.instance import SQLITE_TEMPLATE, install_instance_config
 from pipelines.jobs import DAILY_ASSETS, SNAPSHOT_ASSETS
 from pipelines.lake import Lake
 from sandbox.process import ProcessSandbox, start_sandbox_process
-from sandbox.testing import parse_now
 from tests.reliability import harness
 from tests.reliability.instances import step_intervals
 
@@ -49,14 +48,9 @@ def sandbox_process() -> Iterator[ProcessSandbox]:
         yield box
 
 
-def sandbox_now(box: ProcessSandbox) -> datetime:
-    """The sandbox's now: the loads' clock (`load_env`) and what their days are counted from, so
-    a test that crosses midnight UTC does not load a day that a wall clock counts differently."""
-    return parse_now(box.info["now"])
-
-
 def load_env(box: ProcessSandbox, dagster_home: Path | None = None) -> dict[str, str]:
-    """A load's environment: the sandbox's credentials and endpoint, the clock at its now."""
+    """A load's environment: the sandbox's credentials and endpoint, the clock at its now (the
+    tests count their days from `box.now` too, so a test crossing midnight UTC loads one day)."""
     env = harness.env_without_soracom()
     env.update(
         {
@@ -143,7 +137,7 @@ def test_sigkill_mid_load_leaves_readable_lake_and_next_run_repairs_it(
 ) -> None:
     box = sandbox_process
     env = load_env(box)
-    days = last_days(sandbox_now(box), 7)
+    days = last_days(box.now, 7)
     world = harness.world_for(box.info, SIMS, SEED)
     # A good run first, so a catalog exists for readers while the next run dies.
     snapshot = finish(start_load(env, tmp_path, "snapshot", days[-1], extra=("--catalog",)))
@@ -196,7 +190,7 @@ def test_two_runs_of_one_partition_at_once_are_serialised_and_end_right(
     assert (home / "dagster.yaml").read_text() == SQLITE_TEMPLATE.read_text()
     dg.DagsterInstance.from_config(str(home)).dispose()  # create the storage once, not in a race
     env = load_env(box, home)
-    day = last_days(sandbox_now(box), 1)[0]
+    day = last_days(box.now, 1)[0]
     first = start_load(env, tmp_path, "daily", day, tags=("dagster/schedule_name=nightly_schedule",))
     second = start_load(env, tmp_path, "daily", day, tags=("dagster/backfill=manual",))
     results = [finish(first), finish(second)]
@@ -228,7 +222,7 @@ def test_sandbox_outage_fails_the_run_clearly_and_the_next_run_succeeds(
 ) -> None:
     box = sandbox_process
     env = load_env(box)
-    earlier, later = last_days(sandbox_now(box), 2)
+    earlier, later = last_days(box.now, 2)
     world = harness.world_for(box.info, SIMS, SEED)
     ok = run_load(env, tmp_path, "daily", earlier)
     assert ok["success"], ok["errors"]

@@ -27,15 +27,7 @@ from pipelines.runs import SLOT_WAIT_ENV, owner_tags
 from sandbox.process import ProcessSandbox
 from tests.reliability import harness
 from tests.reliability.instances import install_home
-from tests.reliability.test_crash_and_outage import (
-    SEED,
-    SIMS,
-    finish,
-    load_env,
-    sandbox_now,
-    sandbox_process,
-    start_load,
-)
+from tests.reliability.test_crash_and_outage import SEED, SIMS, finish, load_env, sandbox_process, start_load
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
 __all__ = ["sandbox_process"]
@@ -59,7 +51,7 @@ def test_loads_killed_at_random_moments_never_block_the_next_load(
     box = sandbox_process
     home = install_home(tmp_path / "dagster_home")
     env = load_env(box, home)
-    first, last = last_days(sandbox_now(box), 2)
+    first, last = last_days(box.now, 2)
     rng = random.Random(17)
     completed = 0
     for kill in range(KILLS):
@@ -119,7 +111,7 @@ def test_a_load_waiting_for_a_held_slot_names_the_holder_and_gives_up(
     home = install_home(tmp_path / "dagster_home")
     holder = hold_the_slot(home)
     env = {**load_env(sandbox_process, home), SLOT_WAIT_ENV: "2"}
-    day = last_days(sandbox_now(sandbox_process), 1)[0]
+    day = last_days(sandbox_process.now, 1)[0]
     load = start_load(env, tmp_path, "daily", day)
     line = wait_for_line(load, "waiting for the soracom_api slot")
     assert holder in line and "slot_holder" in line, line
@@ -138,7 +130,7 @@ def test_a_signal_while_waiting_for_the_slot_stops_the_load(
     home = install_home(tmp_path / "dagster_home")
     holder = hold_the_slot(home)
     env = load_env(sandbox_process, home)
-    load = start_load(env, tmp_path, "daily", last_days(sandbox_now(sandbox_process), 1)[0])
+    load = start_load(env, tmp_path, "daily", last_days(sandbox_process.now, 1)[0])
     wait_for_line(load, "waiting for the soracom_api slot")
     os.killpg(load.pid, signum)
     result = finish(load, timeout=120)

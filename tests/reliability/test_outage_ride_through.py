@@ -29,7 +29,6 @@ from pipelines.demo import PlannedRun
 from pipelines.jobs import DAILY_ASSETS
 from pipelines.lake import Lake
 from sandbox.process import ProcessSandbox, start_sandbox_process
-from sandbox.testing import parse_now
 from tests.reliability import harness
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
@@ -109,8 +108,7 @@ def box() -> Iterator[ProcessSandbox]:
 
 def test_a_daily_load_rides_through_a_twenty_second_outage(box: ProcessSandbox, tmp_path: Path) -> None:
     proxy = Proxy(box.port)
-    now = parse_now(box.info["now"])  # the load's clock and what its days are counted from
-    days = last_days(now, 3)
+    days = last_days(box.now, 3)  # the load's clock (SORACOM_NOW below) is the sandbox's now too
     env = harness.env_without_soracom()
     env.update(
         {

@@ -19,15 +19,7 @@ from pipelines.lake import Lake
 from sandbox.process import ProcessSandbox
 from tests.reliability import harness
 from tests.reliability.instances import install_home, overlaps, pg_env, step_intervals
-from tests.reliability.test_crash_and_outage import (
-    SEED,
-    SIMS,
-    finish,
-    load_env,
-    sandbox_now,
-    sandbox_process,
-    start_load,
-)
+from tests.reliability.test_crash_and_outage import SEED, SIMS, finish, load_env, sandbox_process, start_load
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
 __all__ = ["sandbox_process"]
@@ -42,7 +34,7 @@ def test_four_loads_of_overlapping_days_on_postgres_never_overlap_api_steps(
     box = sandbox_process
     home = install_home(tmp_path / "dagster_home", postgres_url)
     env = {**load_env(box, home), PG_URL_ENV: postgres_url}
-    first, last = last_days(sandbox_now(box), 2)
+    first, last = last_days(box.now, 2)
     ranges = [(first, last), (last, None), (first, None), (first, last)]
     loads = [start_load(env, tmp_path, "daily", a, b) for a, b in ranges]
     results = [finish(load, timeout=480) for load in loads]
