@@ -11,14 +11,15 @@ import ctypes
 import gc
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
+from dagster._core.errors import DagsterExecutionInterruptedError
 
 from assets.check_rules import source_check_results, source_check_specs
 from assets.describe import OWNERS, arrow_columns, column_schema
@@ -29,10 +30,12 @@ from assets.progress import Step, report
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import Retention
 from assets.shrink_guard import ShrinkPolicy, ShrinkRefused, guard
+from pipelines import step_stop
 from pipelines.lake import Lake, TableSpec, WriteResult
 from pipelines.lake.lake import BeforeReplace
 from pipelines.soracom import SoracomClient, SoracomRetryError, SoracomSetupError
 
+_T = TypeVar("_T")
 API_POOL = "soracom_api"  # every source asset; its limit is in pipelines/dagster_instance.yaml
 # A step whose API stayed down past the client's own budget (max_retry_seconds) is run again by
 # Dagster: audit logs are kept 24 h, so a lost hour is lost for good. Raised as RetryRequested
@@ -374,7 +377,7 @@ def load_partitions(
         shrink=shrink,
     )
     with _transient_errors_retried(context):
-        loads, stats = asyncio.run(load)
+        loads, stats = run_stoppable(load)
     for one in loads:
         context.add_asset_metadata(_partition_metadata(one), partition_key=one.window.key)
     metadata = _run_metadata(windows, stats, time.monotonic() - started)
@@ -386,6 +389,34 @@ def load_partitions(
     verified = [one.window.key for one in loads if one.key_verified]
     checks = source_check_results(context, lake.lake(), spec, partition_of, loaded, verified)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def run_stoppable(work: Coroutine[Any, Any, _T]) -> _T:
+    """`asyncio.run(work)`, cancelled at once when the executor stops the step's thread
+    (an interrupt or another step's error, `pipelines/executor.py`): what it wrote stays whole
+    (each partition is written atomically) and the step ends as interrupted."""
+    stop = step_stop.current()
+    if stop is None:  # the main thread: Dagster raises the interrupt in the step itself
+        return asyncio.run(work)
+
+    async def until_stopped() -> _T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+
+        def cancel() -> None:  # from the executor's thread; the loop may have just closed
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+
+        with stop.calling(cancel):
+            return await work
+
+    try:
+        return asyncio.run(until_stopped())
+    except asyncio.CancelledError:
+        if stop.requested:
+            raise DagsterExecutionInterruptedError("the run was stopped while this step loaded") from None
+        raise
 
 
 @contextlib.contextmanager

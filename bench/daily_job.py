@@ -39,7 +39,14 @@ API_POOL = "soracom_api"
 GENEROUS_PER_MINUTE = 60_000  # calls per minute per API: concurrency decides (bench/nightly.py "generous")
 # The shipped job runs in one process; `multiprocess` is the same job on Dagster's
 # multiprocess executor (bench/multiprocess_defs.py), for the before/after.
-EXECUTORS = {"in_process": "pipelines.definitions", "multiprocess": "bench.multiprocess_defs"}
+EXECUTORS = {
+    "in_process": "pipelines.definitions",
+    "serial": "pipelines.definitions",
+    "multiprocess": "bench.multiprocess_defs",
+}
+# `serial`: the shipped job with its executor told to run one step at a time (the steps of
+# different API pools no longer overlap), for the side-by-side figure of the overlap.
+RUN_CONFIG = {"serial": "execution:\n  config:\n    max_concurrent: 1\n"}
 JOBS = ("daily_load_job", "snapshot_job", "audit_log_job")
 
 
@@ -140,6 +147,10 @@ def run_once(
         *("-m", EXECUTORS[executor], "-j", job),
         *("--tags", json.dumps({"dagster/partition": day})),
     ]
+    if executor in RUN_CONFIG:
+        config = root / "run_config.yaml"
+        config.write_text(RUN_CONFIG[executor])
+        command += ["-c", str(config)]
     cpu_before = _children_cpu_s()
     started_epoch = time.time()
     started = time.monotonic()

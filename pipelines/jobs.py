@@ -15,6 +15,7 @@ from assets.catalog import catalog
 from assets.checks import RETENTION_CHECKS
 from assets.models import MODEL_KEYS, models_job_config
 from assets.tables import assets_of_job
+from pipelines.executor import overlapping_in_process_executor
 
 DAILY_ASSETS = assets_of_job("daily")
 SNAPSHOT_ASSETS = assets_of_job("snapshot")
@@ -22,15 +23,15 @@ HOURLY_ASSETS = assets_of_job("hourly")
 MONTHLY_ASSETS = assets_of_job("billing")
 RUN_KIND_TAG = "soracom-lake/load"
 
-# Load jobs run every step in the run's own process: the steps wait on the API (asyncio inside
-# each step) and the `soracom_api` pool lets one API step run at a time anyway, so a process per
-# step (Dagster's multiprocess executor) bought no parallelism and cost a Python start-up and
-# the code location's imports per step: 93 s vs 9.7 s for the nightly at 1,000 SIMs on 2 busy
-# cores (bench/README.md). The in-process executor honours the pool, step retries, blocking
-# checks and SIGTERM the same way (docs/ingestion.md, "Executor"). The retention checks and the
-# catalog only read the lake: one process too. `models_job` keeps Dagster's default (its DuckDB
-# builds are CPU-bound).
-IO_EXECUTOR = dg.in_process_executor
+# Load jobs run every step in the run's own process, with the steps of different API pools at
+# once, each in a thread (pipelines/executor.py): the steps wait on the API, and Soracom limits
+# each API apart. A process per step (Dagster's multiprocess executor) cost a Python start-up
+# and the code location's imports per step: 93 s vs 9.7 s for the nightly at 1,000 SIMs on 2
+# busy cores (bench/README.md). The executor honours the pools, step retries, blocking checks
+# and SIGTERM (docs/ingestion.md, "Executor"). The retention checks and the catalog only read
+# the lake: one process too. `models_job` keeps Dagster's default (its DuckDB builds are
+# CPU-bound).
+IO_EXECUTOR = overlapping_in_process_executor
 
 daily_load_job = dg.define_asset_job(
     "daily_load_job",

@@ -66,9 +66,11 @@ def test_catalog_is_downstream_of_every_table_and_in_every_load_job() -> None:
 
 
 def test_load_check_and_catalog_jobs_run_their_steps_in_the_run_process() -> None:
-    """A process per step bought the I/O-bound loads no parallelism (one API step at a time by
-    the pool) and cost a Python start-up per step; only the CPU-bound models keep Dagster's
-    default executor (a process per step)."""
+    """A process per step cost the I/O-bound loads a Python start-up each; they run in the run's
+    process (the steps of different API pools in threads, at once); only the CPU-bound models
+    keep Dagster's default executor (a process per step)."""
+    from pipelines.executor import overlapping_in_process_executor
+
     for name in (
         "daily_load_job",
         "snapshot_job",
@@ -77,8 +79,8 @@ def test_load_check_and_catalog_jobs_run_their_steps_in_the_run_process() -> Non
         "retention_check_job",
         "catalog_job",
     ):
-        assert _defs().resolve_job_def(name).executor_def is dg.in_process_executor, name
-    assert _defs().resolve_job_def("models_job").executor_def is not dg.in_process_executor
+        assert _defs().resolve_job_def(name).executor_def is overlapping_in_process_executor, name
+    assert _defs().resolve_job_def("models_job").executor_def is not overlapping_in_process_executor
 
 
 def test_every_windowed_table_has_a_retention_check() -> None:

@@ -77,19 +77,21 @@ def test_nightly_benchmark_runs_on_50_sims(tmp_path):
 
 
 def test_the_nightly_job_runs_its_io_bound_steps_in_one_process():
+    from pipelines.executor import overlapping_in_process_executor
     from pipelines.jobs import daily_load_job
 
-    assert daily_load_job.executor_def is dg.in_process_executor
+    assert daily_load_job.executor_def is overlapping_in_process_executor
 
 
 def test_the_before_variant_is_the_same_job_on_the_multiprocess_executor():
     """`bench.daily_job --executor multiprocess` runs what the shipped job selects, a process per step."""
     from bench.multiprocess_defs import defs
     from pipelines.definitions import defs as shipped
+    from pipelines.executor import overlapping_in_process_executor
 
     before, after = defs.resolve_job_def("daily_load_job"), shipped.resolve_job_def("daily_load_job")
     assert before.executor_def is dg.multiprocess_executor
-    assert after.executor_def is dg.in_process_executor
+    assert after.executor_def is overlapping_in_process_executor
     assert before.asset_layer.executable_asset_keys == after.asset_layer.executable_asset_keys
     assert before.asset_layer.asset_graph.asset_check_keys == after.asset_layer.asset_graph.asset_check_keys
 
