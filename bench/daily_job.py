@@ -10,7 +10,7 @@ Each run's home is prepared first as a deployment's is once (instance storage cr
 the `soracom_api` slot set, as `dagster instance concurrency set soracom_api 1` does, see
 README); that one-off cost is printed apart (`instance_setup_s`), not in the run's time.
 With several executors the runs alternate, so both see the same machine. Printed per run:
-wall seconds, the child's CPU seconds, and where the wall time went (from the run's event
+wall seconds, the child's CPU seconds and peak RSS, and where the wall time went (from the run's event
 log): start-up (process start, imports, `Definitions`, run creation) until RUN_START, each
 step, Dagster's time between steps, and the tail after RUN_SUCCESS until the process ended.
 """
@@ -154,19 +154,26 @@ def run_once(
     cpu_before = _children_cpu_s()
     started_epoch = time.time()
     started = time.monotonic()
-    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - started
+    with (root / "job.out").open("w+") as out, (root / "job.err").open("w+") as err:
+        child = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS, not the largest so far
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     cpu = _children_cpu_s() - cpu_before
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise SystemExit(f"{job} failed ({done.returncode}):\n{output[-4000:]}")
+    output = stdout + stderr
+    if child.returncode != 0:
+        raise SystemExit(f"{job} failed ({child.returncode}):\n{output[-4000:]}")
     if importtime is not None:
-        lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+        lines = [line for line in stderr.splitlines() if line.startswith("import time:")]
         importtime.write_text("\n".join(lines) + "\n")
     return {
         "executor": executor,
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # Linux: KiB
         "instance_setup_s": round(setup_s, 2),
         **phases(home, started_epoch, started_epoch + wall),
     }
@@ -227,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"run {n + 1}: {args.job} {day}, {args.sims} SIMs: {json.dumps(result)}", flush=True)
     for executor, runs in results.items():
         median = {
-            k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "startup_s", "steps_s")
+            k: statistics.median(r[k] for r in runs)
+            for k in ("wall_s", "cpu_s", "startup_s", "steps_s", "peak_rss_mb")
         }
         print(
             f"{executor}: {args.job} median seconds per partition {median['wall_s']:.1f} "
-            f"(CPU {median['cpu_s']:.1f} s; "
+            f"(CPU {median['cpu_s']:.1f} s, peak RSS {median['peak_rss_mb']:.0f} MB; "
             f"start-up {median['startup_s']:.1f} s, steps {median['steps_s']:.1f} s)"
         )
     return 0

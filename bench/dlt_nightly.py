@@ -333,6 +333,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--whole", action="store_true", help="also dlt: every source in one pipeline.run")
     parser.add_argument("--job", action="store_true", help="also our real daily_load_job, once per scenario")
+    parser.add_argument(
+        "--whole-only",
+        action="store_true",
+        help="only the whole nightlies: dlt's one pipeline.run against our daily_load_job, --rounds "
+        "times per scenario, order alternating (no per-source pairs)",
+    )
+    parser.add_argument(
+        "--job-executors",
+        default="in_process",
+        help="with --whole-only: comma-separated executors of our job as bench.daily_job names them "
+        "(in_process: the shipped one, steps of different API pools at once; serial: one step at a time)",
+    )
     args = parser.parse_args(argv)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     if unknown := set(args.scenarios) - set(SCENARIOS):
@@ -346,7 +358,75 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rounds must be at least 1")
     if args.tight_limit is not None and args.tight_limit < 1:
         parser.error("--tight-limit must be at least 1 call a minute")
+    args.job_executors = [e for e in args.job_executors.split(",") if e]
+    from bench.daily_job import EXECUTORS
+
+    if unknown := set(args.job_executors) - set(EXECUTORS):
+        parser.error(f"--job-executors: unknown {sorted(unknown)}; use {', '.join(EXECUTORS)}")
     return args
+
+
+def whole_rounds(
+    args: argparse.Namespace,
+    sandbox: ProcessSandbox,
+    scenario: str,
+    now: datetime,
+    day: str,
+    root: Path,
+    history: Path | None,
+    deadline: Deadline,
+    jobs: list[dict[str, Any]],
+) -> bool:
+    """`--whole-only`: per round, dlt's whole nightly and our job once per executor, the order
+    turning each round so each side sees the machine alike; then the medians. True if one failed."""
+    server = psutil.Process(sandbox.pid)
+    failed = False
+    dlt_runs: list[DltRun] = []
+    ours: dict[str, list[dict[str, Any]]] = {e: [] for e in args.job_executors}
+    for round_ in range(args.rounds):
+        sides = ["dlt", *args.job_executors]
+        for side in sides if round_ % 2 == 0 else sides[::-1]:
+            if side == "dlt":
+                whole = run_dlt(
+                    sandbox,
+                    server,
+                    sources=args.sources,
+                    scenario=scenario,
+                    day=day,
+                    workers=args.concurrency,
+                    out=root / "dlt" / f"{scenario}-whole-{round_}",
+                    deadline=deadline,
+                )
+                print(f"  {scenario} whole dlt: {json.dumps(whole.as_dict())}", flush=True)
+                failed |= bool(whole.error)
+                dlt_runs.append(whole)
+                continue
+            home = root / f"job-{scenario}-{side}-{round_}"
+            with_history(history, home / "lake")
+            job = run_job(sandbox, scenario, now, day, [], home, args.concurrency, executor=side)
+            job["executor"] = side
+            jobs.append(job)
+            failed |= bool(job.get("error"))
+            ours[side].append(job)
+    for side, runs in ours.items():
+        for job, whole in zip(runs, dlt_runs, strict=False):
+            if whole.wall_s and whole.process_wall_s and job.get("wall_s"):
+                print(f"{scenario} {side}: {format_whole(job, whole)}", flush=True)
+    if dlt_runs and all(d.process_wall_s and d.wall_s for d in dlt_runs):
+        dlt_process = statistics.median(d.process_wall_s for d in dlt_runs)  # type: ignore[misc]
+        dlt_run = statistics.median(d.wall_s for d in dlt_runs)  # type: ignore[misc]
+        for side, runs in ours.items():
+            done = [j for j in runs if j.get("wall_s")]
+            if done:
+                wall = statistics.median(j["wall_s"] for j in done)
+                run = statistics.median(j["run_s"] for j in done)
+                print(
+                    f"{scenario} medians of {len(done)} round(s), {side}: ours {wall:,.2f} s vs dlt "
+                    f"{dlt_process:,.2f} s process to process (dlt/ours {dlt_process / wall:.2f}); the run "
+                    f"alone {run:,.2f} s vs {dlt_run:,.2f} s (dlt/ours {dlt_run / run:.2f})",
+                    flush=True,
+                )
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
             seed_history(sandbox, day, history, args.concurrency, deadline)
         for scenario in args.scenarios:
             sandbox.update_settings(rate_limit_per_minute=SCENARIOS[scenario])
+            if args.whole_only:
+                failed |= whole_rounds(args, sandbox, scenario, now, day, root, history, deadline, jobs)
+                continue
             pairs: list[Pair] = []
             for source in args.sources:
                 pair = Pair(source)

@@ -280,8 +280,10 @@ def run_job(
     ours: list[SourceRun],
     root: Path,
     concurrency: int,
+    executor: str = "in_process",
 ) -> dict[str, Any]:
-    """One real `daily_load_job` run of `day` (bench/daily_job.py: the shipped executor, the
+    """One real `daily_load_job` run of `day` (bench/daily_job.py: the shipped executor, or
+    `executor` as `bench.daily_job --executor` names them; the
     sources' concurrency, a prepared instance), with fresh rate-limit windows, against the
     target: no slower than the sum of the per-source floors plus 10 s. The job also loads
     error_logs, which the per-source runs do not, so its floor is not in the sum."""
@@ -296,7 +298,11 @@ def run_job(
         "target_s": round(floors + 10, 1),
     }
     try:
-        result.update(run_once(sandbox.url, sandbox.credentials, now, day, root, concurrency=concurrency))
+        result.update(
+            run_once(
+                sandbox.url, sandbox.credentials, now, day, root, concurrency=concurrency, executor=executor
+            )
+        )
     except SystemExit as error:  # the job failed: report it like a failed source
         result["error"] = str(error)[-2000:]
     else:
