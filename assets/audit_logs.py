@@ -166,6 +166,7 @@ API_AUDIT_LOGS_SOURCE = Source(
     sort_by=("coverage", "requested_time_ms", "request_path"),
     job="hourly",
     api="`/audit_logs/api`",
+    pool="audit_logs_api",
 )
 api_audit_logs = API_AUDIT_LOGS_SOURCE.asset
 
@@ -180,5 +181,6 @@ NAPTER_AUDIT_LOGS_SOURCE = Source(
     sort_by=("coverage", "created_at_ms", "connection_id"),
     job="hourly",
     api="`/audit_logs/napter`",
+    pool="audit_logs_napter",
 )
 napter_audit_logs = NAPTER_AUDIT_LOGS_SOURCE.asset

@@ -383,6 +383,9 @@ def _monthly(spec: TableSpec, fetch: Fetch, sort_by: tuple[str, ...], api: str) 
         group="billing",
         sort_by=sort_by,
         job="billing",
+        # all three read getBilling / getLatestBilling; billing_items polls getExportedFile as
+        # the Air usage exports do: one pool with them (docs/ingestion.md, "Concurrency")
+        pool="exports",
         api=api,
     )
 
@@ -411,6 +414,7 @@ BILLING_SUMMARIES_SOURCE = Source(
     group="billing",
     sort_by=("coverage", "summary", "year_month", "bill_item_name", "sim_id"),
     job="snapshot",
+    pool="billing_summaries",
     api="`/bills/summaries/bill_items`, `/bills/summaries/sims`",
 )
 billing_summaries = BILLING_SUMMARIES_SOURCE.asset

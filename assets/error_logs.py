@@ -95,6 +95,7 @@ ERROR_LOGS_SOURCE = Source(
     retention=ERROR_LOGS,
     group="logs",
     job="daily",
+    pool="logs",
     sort_by=("coverage", "time_ms", "resource_id", "service"),
     api="`/logs` (getLogs)",
 )

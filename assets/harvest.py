@@ -114,6 +114,7 @@ HARVEST_ENTRIES_SOURCE = Source(
     group="harvest",
     sort_by=("coverage", "resource_type", "resource_id", "time_ms"),
     job="daily",
+    pool="harvest",
     api="`/data/resources`, `/data/{type}/{id}`",
 )
 harvest_entries = HARVEST_ENTRIES_SOURCE.asset

@@ -327,6 +327,7 @@ SIMS_SOURCE = Source(
     sort_by=("coverage", "sim_id"),
     job="snapshot",
     api="`/sims`",
+    pool="sims",
 )
 sims = SIMS_SOURCE.asset
 
@@ -341,5 +342,6 @@ GROUPS_SOURCE = Source(
     sort_by=("coverage", "group_id"),
     job="snapshot",
     api="`/groups`",
+    pool="groups",
 )
 groups = GROUPS_SOURCE.asset

@@ -36,7 +36,9 @@ from pipelines.lake.lake import BeforeReplace
 from pipelines.soracom import SoracomClient, SoracomRetryError, SoracomSetupError
 
 _T = TypeVar("_T")
-API_POOL = "soracom_api"  # every source asset; its limit is in pipelines/dagster_instance.yaml
+# Every source asset is in the pool `soracom_api.<family>` (its Source's `pool`: the Soracom API
+# family it calls); the pools' limit is in pipelines/dagster_instance.yaml.
+API_POOL = "soracom_api"
 # A step whose API stayed down past the client's own budget (max_retry_seconds) is run again by
 # Dagster: audit logs are kept 24 h, so a lost hour is lost for good. Raised as RetryRequested
 # for transient errors only, not as a `retry_policy`: in Dagster 1.13 a retry policy turns a
@@ -449,13 +451,15 @@ def define_source_asset(
     lake_partition: LakePartition,
     fetch: Fetch,
     group: str,
+    pool: str,
     sort_by: list[str] | None = None,
 ) -> dg.AssetsDefinition:
     """The Dagster asset of one source table (named after it).
 
     Windowed sources take partition ranges in one run (`BackfillPolicy.single_run`, which
     `dagster asset materialize --partition-range` requires); snapshots load one partition
-    per run, since only the latest can be taken.
+    per run, since only the latest can be taken. `pool` is the Soracom API family it calls: its
+    steps share the Dagster pool `soracom_api.<pool>` with the sources calling the same operations.
     """
 
     def _asset(
@@ -481,7 +485,7 @@ def define_source_asset(
             group_name=group,
             kinds={"parquet"},
             owners=OWNERS,
-            pool=API_POOL,
+            pool=f"{API_POOL}.{pool}",
             description=spec.description,
             backfill_policy=None if retention.snapshot else dg.BackfillPolicy.single_run(),
             check_specs=source_check_specs(spec),

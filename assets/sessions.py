@@ -372,6 +372,7 @@ SESSION_EVENTS_SOURCE = Source(
     group="sessions",
     sort_by=("coverage", "sim_id", "time_ms", "event"),
     job="daily",
+    pool="sims",  # lists the SIMs (listSims) as the inventory's `sims` does
     api="Soracom Query `SIM_SESSION_EVENTS` (one query a day), else `/sims/{id}/events/sessions`, per SIM",
 )
 session_events = SESSION_EVENTS_SOURCE.asset

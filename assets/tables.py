@@ -32,6 +32,12 @@ TABLE_ASSETS = [s.asset for s in SOURCES]
 TABLE_SPECS = [s.spec for s in SOURCES]
 
 
+def api_pools() -> list[str]:
+    """Every Dagster pool of the source assets (`soracom_api.<family>`), sorted: the pools whose
+    slots an instance needs (`pipelines/instance.py`)."""
+    return sorted({s.pool_key for s in SOURCES})
+
+
 def source(name: str) -> Source:
     for s in SOURCES:
         if s.spec.name == name:

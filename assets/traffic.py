@@ -180,6 +180,7 @@ AIR_TRAFFIC_DAILY_SOURCE = Source(
     sort_by=("coverage", "imsi", "speed_class"),
     job="daily",
     api="`/stats/air/operators/{op}/export` (period day)",
+    pool="exports",  # exportAirStats + getExportedFile, which billing_items polls too
 )
 air_traffic_daily = AIR_TRAFFIC_DAILY_SOURCE.asset
 
@@ -194,5 +195,6 @@ AIR_TRAFFIC_5MIN_SOURCE = Source(
     sort_by=("coverage", "imsi", "time", "speed_class"),
     job="daily",
     api="`/stats/air/operators/{op}/export` (period minutes)",
+    pool="exports",  # exportAirStats + getExportedFile, which billing_items polls too
 )
 air_traffic_5min = AIR_TRAFFIC_5MIN_SOURCE.asset

@@ -7,8 +7,8 @@ fresh Dagster home holding the shipped instance file.
     .venv/bin/python -m bench.daily_job --job audit_log_job --executor in_process,multiprocess
 
 Each run's home is prepared first as a deployment's is once (instance storage created and
-the `soracom_api` slot set, as `dagster instance concurrency set soracom_api 1` does, see
-README); that one-off cost is printed apart (`instance_setup_s`), not in the run's time.
+one slot set in every API pool `soracom_api.<family>`, as `python -m pipelines.instance` does,
+see README); that one-off cost is printed apart (`instance_setup_s`), not in the run's time.
 With several executors the runs alternate, so both see the same machine. Printed per run:
 wall seconds, the child's CPU seconds and peak RSS, and where the wall time went (from the run's event
 log): start-up (process start, imports, `Definitions`, run creation) until RUN_START, each
@@ -35,7 +35,6 @@ from sandbox.process import start_sandbox_process
 
 REPO = Path(__file__).resolve().parent.parent
 INSTANCE_FILE = REPO / "pipelines" / "dagster_instance.yaml"
-API_POOL = "soracom_api"
 GENEROUS_PER_MINUTE = 60_000  # calls per minute per API: concurrency decides (bench/nightly.py "generous")
 # The shipped job runs in one process; `multiprocess` is the same job on Dagster's
 # multiprocess executor (bench/multiprocess_defs.py), for the before/after.
@@ -58,14 +57,17 @@ def latest_partition(job: str, now: datetime) -> str:
 
 
 def prepare_home(home: Path) -> float:
-    """Create the instance in `home` as a deployment does once: storage, and the API pool's slot."""
+    """Create the instance in `home` as a deployment does once: storage, and the API pools' slots."""
     from dagster import DagsterInstance
+
+    from assets.tables import api_pools
 
     home.mkdir(parents=True)
     shutil.copy(INSTANCE_FILE, home / "dagster.yaml")
     started = time.monotonic()
     with DagsterInstance.from_config(str(home)) as instance:
-        instance.event_log_storage.set_concurrency_slots(API_POOL, 1)
+        for pool in api_pools():
+            instance.event_log_storage.set_concurrency_slots(pool, 1)
     return time.monotonic() - started
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.loading import API_POOL
+from assets.tables import api_pools
 
 SQLITE_TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")
 POSTGRES_TEMPLATE = Path(__file__).with_name("dagster_instance_postgres.yaml")
@@ -48,12 +48,13 @@ def make_private_dir(path: Path, mode: int, tighten: bool = False) -> Path:
 
 
 def install_instance_config(dagster_home: Path, template: Path = SQLITE_TEMPLATE) -> Path:
-    """`dagster_home/dagster.yaml` from `template` (its `soracom_api` pool limit and run-queue
-    limits), unless the file exists: a user's own instance config is never replaced.
+    """`dagster_home/dagster.yaml` from `template` (its pool limit and run-queue limits), unless
+    the file exists: a user's own instance config is never replaced.
 
-    The pool's slots are then created from the instance's default limit. Dagster creates them
-    on the first claim otherwise, and two runs starting together on a fresh instance could
-    both claim before the slots exist."""
+    The slots of every source pool (`soracom_api.<family>`, `assets.tables.api_pools`) are then
+    created from the instance's default limit. Dagster creates them on the first claim
+    otherwise, and two runs starting together on a fresh instance could both claim before the
+    slots exist."""
     if template == POSTGRES_TEMPLATE and not os.environ.get(PG_URL_ENV):
         raise InstanceConfigError(
             f"the Postgres instance reads its database from {PG_URL_ENV}, which is not set: "
@@ -69,8 +70,33 @@ def install_instance_config(dagster_home: Path, template: Path = SQLITE_TEMPLATE
     target.chmod(target.stat().st_mode & 0o777 & ~0o022)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:
-        if API_POOL not in instance.event_log_storage.get_concurrency_keys():
-            instance.event_log_storage.initialize_concurrency_limit_to_default(API_POOL)
+        create_pool_slots(instance)
     finally:
         instance.dispose()
     return target
+
+
+def create_pool_slots(instance: dg.DagsterInstance) -> list[str]:
+    """Create the slots of every source pool the instance does not know yet, at its default
+    limit (a limit already set, e.g. by `dagster instance concurrency set`, is kept). Returns
+    the pools created."""
+    storage = instance.event_log_storage
+    known = set(storage.get_concurrency_keys())
+    created = [pool for pool in api_pools() if pool not in known]
+    for pool in created:
+        storage.initialize_concurrency_limit_to_default(pool)
+    return created
+
+
+def main() -> None:
+    """`python -m pipelines.instance`: create the API pools' slots on the instance of
+    $DAGSTER_HOME, before two runs race for them (one command for every pool)."""
+    with dg.DagsterInstance.get() as instance:
+        created = create_pool_slots(instance)
+        for pool in api_pools():
+            limit = instance.event_log_storage.get_concurrency_info(pool).slot_count
+            print(f"{pool}: {limit} slot(s){' (created)' if pool in created else ''}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,11 @@
 """Runs whose process died must not wedge the next load.
 
-A load killed with SIGKILL leaves its Dagster run STARTED, holding its `soracom_api` slot,
-and its pending steps queued for the slot; every later load then waits forever for a slot
-nobody will free. So each load tags its runs with the process that executes them
-(`owner_tags`), and `reap_dead_runs` — at the start of every load, while a load waits for
-a slot, and in the daemon (`dead_run_reaper` sensor) — marks the runs of processes that are
-gone as failed and frees what they held. A load waiting for the slot says which run holds
+A load killed with SIGKILL leaves its Dagster run STARTED, holding its slots of the API pools
+(`soracom_api.<family>`), and its pending steps queued for them; every later load then waits
+forever for a slot nobody will free. So each load tags its runs with the process that
+executes them (`owner_tags`), and `reap_dead_runs` — at the start of every load, while a load
+waits for a slot, and in the daemon (`dead_run_reaper` sensor) — marks the runs of processes
+that are gone as failed and frees what they held. A load waiting for a slot says which run holds
 it, and gives up after `SORACOM_SLOT_WAIT_S` seconds (default 3600) with that run's name.
 """
 
@@ -81,8 +81,8 @@ def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
 
 
 def reap_dead_runs(instance: dg.DagsterInstance, say: Callable[[str], None] | None = None) -> list[str]:
-    """Mark unfinished runs whose process is gone as failed, and free the pool slots and
-    queued claims of every run that is gone or finished. Returns the run ids reaped."""
+    """Mark unfinished runs whose process is gone as failed, and free the slots and queued
+    claims, in every API pool, of every run that is gone or finished. Returns the run ids reaped."""
     reaped: list[str] = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED))):
         if process_gone(dict(run.tags)):
@@ -93,19 +93,34 @@ def reap_dead_runs(instance: dg.DagsterInstance, say: Callable[[str], None] | No
             instance.report_run_failed(run, message)
             reaped.append(run.run_id)
     storage = instance.event_log_storage
+    pools_of: dict[str, set[str]] = {}  # run id -> the API pools it holds or waits in
     if storage.supports_global_concurrency_limits:
-        info = storage.get_concurrency_info(API_POOL)
-        holders = {s.run_id for s in info.claimed_slots} | {p.run_id for p in info.pending_steps}
-        for run_id in sorted(holders):
+        for pool in api_pools_in(storage):
+            info = storage.get_concurrency_info(pool)
+            for run_id in {s.run_id for s in info.claimed_slots} | {p.run_id for p in info.pending_steps}:
+                pools_of.setdefault(run_id, set()).add(pool)
+        for run_id in sorted(pools_of):
             run = instance.get_run_by_id(run_id)
             if run is None or run.is_finished or run_id in reaped:
-                storage.free_concurrency_slots_for_run(run_id)
+                storage.free_concurrency_slots_for_run(run_id)  # every pool's claims of the run
                 if run_id not in reaped:
                     reaped.append(run_id)
     if say:
         for run_id in reaped:
-            say(f"freed the {API_POOL} slot and queue of dead or finished {describe_run(instance, run_id)}")
+            held = ", ".join(sorted(pools_of.get(run_id, ())))
+            where = f" in {held}" if held else ""
+            run = describe_run(instance, run_id)
+            say(f"freed the API pool slots and queues{where} of dead or finished {run}")
     return reaped
+
+
+def api_pools_in(storage: Any) -> list[str]:
+    """The API pools the instance's storage knows (`soracom_api.<family>`, and `soracom_api` of
+    an instance set up before the pools were per family), sorted. From the storage, not the code
+    location: a run of an older code version may hold a pool this one no longer has."""
+    return sorted(
+        key for key in storage.get_concurrency_keys() if key == API_POOL or key.startswith(f"{API_POOL}.")
+    )
 
 
 def slot_wait_limit() -> float:

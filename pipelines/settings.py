@@ -267,8 +267,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SORACOM_SLOT_WAIT_S",
-        "seconds a load waits for the `soracom_api` pool slot held by another run before it gives "
-        "up, naming that run",
+        "seconds a load's step waits for the slot of its API pool (`soracom_api.<family>`) held by "
+        "another run before it gives up, naming that run",
         default="3600",
         group="schedules",
         check=lambda name, text: _positive(name, text, "seconds"),

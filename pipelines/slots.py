@@ -4,7 +4,7 @@ Dagster's slot claim is check-then-take: `has_unassigned_slots` counts, `add_pen
 assigns, `_claim_concurrency_slot` selects a free slot row and updates it by id. Two processes
 claiming at once can both see a free slot and both take the same row (SQLite ignores
 `FOR UPDATE`; Postgres runs these statements in autocommit, so its row lock ends with each
-statement). Two `soracom_api` steps then ran at once despite `default_limit: 1` (8 processes
+statement). Two steps of one API pool then ran at once despite `default_limit: 1` (8 processes
 claiming at a barrier: 2 got the one slot in 3 of 5 rounds, on SQLite and on Postgres alike;
 tests/reliability/test_slot_claims.py).
 

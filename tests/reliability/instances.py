@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.tables import source
 from pipelines.instance import PG_URL_ENV, POSTGRES_TEMPLATE, install_instance_config
 
 
@@ -48,6 +49,19 @@ def step_intervals(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             ends[event.step_key] = record.timestamp
     return {k: (starts[k], ends[k]) for k in starts if k in ends}
+
+
+def overlaps_in_a_pool(
+    runs: list[dict[str, tuple[float, float]]],
+) -> dict[str, list[tuple[tuple[float, float], tuple[float, float]]]]:
+    """{pool: its overlapping step spans} across `runs` (each {step key: span}, as
+    `step_intervals` gives; a source's step key is its table): the pool guarantee is that steps
+    of one pool (`soracom_api.<family>`) never run at once; steps of different pools may."""
+    by_pool: dict[str, list[tuple[float, float]]] = {}
+    for run in runs:
+        for step, span in run.items():
+            by_pool.setdefault(source(step).pool_key, []).append(span)
+    return {pool: found for pool, spans in sorted(by_pool.items()) if (found := overlaps(spans))}
 
 
 def overlaps(spans: list[tuple[float, float]]) -> list[tuple[tuple[float, float], tuple[float, float]]]:

@@ -20,6 +20,7 @@ import pytest
 
 from assets.loading import API_POOL
 from assets.partitions import last_days
+from assets.tables import api_pools
 from pipelines.demo import PlannedRun
 from pipelines.jobs import DAILY_ASSETS
 from pipelines.lake import Lake
@@ -36,11 +37,16 @@ KILLS = int(os.environ.get("SORACOM_TEST_KILLS", "2"))
 
 
 def pool_state(home: Path) -> tuple[list[str], list[str]]:
-    """(run ids holding the API slot, run ids with steps queued for it)."""
+    """(run ids holding a slot of an API pool, run ids with steps queued for one), sorted."""
     instance = dg.DagsterInstance.from_config(str(home))
+    held: set[str] = set()
+    queued: set[str] = set()
     try:
-        info = instance.event_log_storage.get_concurrency_info(API_POOL)
-        return [s.run_id for s in info.claimed_slots], [p.run_id for p in info.pending_steps]
+        for pool in api_pools():
+            info = instance.event_log_storage.get_concurrency_info(pool)
+            held |= {s.run_id for s in info.claimed_slots}
+            queued |= {p.run_id for p in info.pending_steps}
+        return sorted(held), sorted(queued)
     finally:
         instance.dispose()
 
@@ -78,7 +84,8 @@ def test_loads_killed_at_random_moments_never_block_the_next_load(
 
 
 def hold_the_slot(home: Path) -> str:
-    """A live run (owned by this test process) that holds the API slot."""
+    """A live run (owned by this test process) that holds the slot of every API pool, so a
+    load waits at its first step whichever pool that step is in."""
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         run_id = str(uuid.uuid4())
@@ -87,7 +94,9 @@ def hold_the_slot(home: Path) -> str:
                 job_name="slot_holder", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=owner_tags()
             )
         )
-        assert instance.event_log_storage.claim_concurrency_slot(API_POOL, run_id, "holder").is_claimed
+        for pool in api_pools():
+            claim = instance.event_log_storage.claim_concurrency_slot(pool, run_id, f"holder-{pool}")
+            assert claim.is_claimed, pool
         return run_id
     finally:
         instance.dispose()
@@ -113,7 +122,7 @@ def test_a_load_waiting_for_a_held_slot_names_the_holder_and_gives_up(
     env = {**load_env(sandbox_process, home), SLOT_WAIT_ENV: "2"}
     day = last_days(sandbox_process.now, 1)[0]
     load = start_load(env, tmp_path, "daily", day)
-    line = wait_for_line(load, "waiting for the soracom_api slot")
+    line = wait_for_line(load, f"waiting for the {API_POOL}.")
     assert holder in line and "slot_holder" in line, line
     result = finish(load, timeout=180)
     assert not result["success"]
@@ -131,7 +140,7 @@ def test_a_signal_while_waiting_for_the_slot_stops_the_load(
     holder = hold_the_slot(home)
     env = load_env(sandbox_process, home)
     load = start_load(env, tmp_path, "daily", last_days(sandbox_process.now, 1)[0])
-    wait_for_line(load, "waiting for the soracom_api slot")
+    wait_for_line(load, f"waiting for the {API_POOL}.")
     os.killpg(load.pid, signum)
     result = finish(load, timeout=120)
     assert load.returncode == 128 + signum

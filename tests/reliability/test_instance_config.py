@@ -6,12 +6,17 @@ partition is `test_crash_and_outage.py::test_two_runs_of_one_partition_at_once..
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from assets.loading import API_POOL
+from assets.tables import SOURCES
 from pipelines.instance import (
     PG_URL_ENV,
     POSTGRES_TEMPLATE,
@@ -57,18 +62,44 @@ def test_the_shipped_config_loads_and_limits_the_api_pool_and_runs(
         instance.dispose()
 
 
-def test_the_api_pool_exists_before_any_run_claims_it(tmp_path: Path) -> None:
-    """Created from the default limit at install, so two runs starting together on a fresh
-    instance cannot both claim before its slots exist; a second install leaves it as it is."""
-    install_instance_config(tmp_path)
+def test_every_api_pool_exists_before_any_run_claims_it(tmp_path: Path) -> None:
+    """Every source's pool is created from the default limit at install, so two runs starting
+    together on a fresh instance cannot both claim before its slots exist; a second install
+    leaves a limit set by hand as it is."""
+    pools = {s.pool_key for s in SOURCES}
+    assert len(pools) > 1 and all(p.startswith(f"{API_POOL}.") for p in pools)
     install_instance_config(tmp_path)
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
-        [pool] = [p for p in instance.event_log_storage.get_pool_limits() if p.name == API_POOL]
-        assert (pool.limit, pool.from_default) == (1, True)
-        assert instance.event_log_storage.get_concurrency_info(API_POOL).slot_count == 1
+        storage = instance.event_log_storage
+        limits = {p.name: (p.limit, p.from_default) for p in storage.get_pool_limits()}
+        assert limits == dict.fromkeys(pools, (1, True))
+        assert {pool: storage.get_concurrency_info(pool).slot_count for pool in pools} == dict.fromkeys(
+            pools, 1
+        )
+        raised = sorted(pools)[0]
+        storage.set_concurrency_slots(raised, 3)
     finally:
         instance.dispose()
+    install_instance_config(tmp_path)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert instance.event_log_storage.get_concurrency_info(raised).slot_count == 3
+    finally:
+        instance.dispose()
+
+
+def test_the_pool_command_creates_the_missing_pools(tmp_path: Path) -> None:
+    """`python -m pipelines.instance` (README): the slots of every API pool on $DAGSTER_HOME's
+    instance, e.g. after an upgrade added a pool to an installed home."""
+    shutil.copy(SQLITE_TEMPLATE, tmp_path / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "pipelines.instance"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    pools = sorted({s.pool_key for s in SOURCES})
+    assert first.stdout.splitlines() == [f"{pool}: 1 slot(s) (created)" for pool in pools]
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert again.stdout.splitlines() == [f"{pool}: 1 slot(s)" for pool in pools]
 
 
 def test_every_load_job_carries_the_tag_the_run_limits_use() -> None:

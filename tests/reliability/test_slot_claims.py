@@ -1,7 +1,8 @@
 """The root cause of "two API steps ran at once despite the pool": Dagster's slot claim is
-check-then-take, and processes claiming the one `soracom_api` slot together could all take
-it. Here 8 processes claim at a barrier, on the shipped SQLite and Postgres instance files:
-exactly one gets the slot, every round."""
+check-then-take, and processes claiming the one slot of a pool (`soracom_api.sims` here)
+together could all take it. Here 8 processes claim at a barrier, on the shipped SQLite and
+Postgres instance files: exactly one gets the slot, every round. And the pools are apart:
+a run holding one pool's slot does not hold up steps of another pool."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.loading import API_POOL
+from assets.tables import source
 from tests.reliability.instances import install_home, pg_env
 
 pytestmark = pytest.mark.reliability
 
+POOL = source("sims").pool_key  # sims and session_events: both list the SIMs
+OTHER_POOL = source("air_traffic_daily").pool_key
 CLAIMERS = 8
 ROUNDS = 5
 
@@ -27,7 +30,7 @@ def _claimer(home: str, index: int, start: object, done: object, out: object) ->
     try:
         for round_ in range(ROUNDS):
             start.wait()  # type: ignore[attr-defined]
-            status = instance.event_log_storage.claim_concurrency_slot(API_POOL, f"r{round_}-{index}", "step")
+            status = instance.event_log_storage.claim_concurrency_slot(POOL, f"r{round_}-{index}", "step")
             out.put(status.is_claimed)  # type: ignore[attr-defined]
             done.wait()  # type: ignore[attr-defined]
     finally:
@@ -48,7 +51,7 @@ def claims_per_round(home: Path) -> list[int]:
             counts.append(sum(out.get(timeout=120) for _ in workers))
             for i in range(CLAIMERS):
                 instance.event_log_storage.free_concurrency_slots_for_run(f"r{round_}-{i}")
-            assert instance.event_log_storage.get_concurrency_info(API_POOL).claimed_slots == []
+            assert instance.event_log_storage.get_concurrency_info(POOL).claimed_slots == []
             done.wait(timeout=120)
     finally:
         instance.dispose()
@@ -66,3 +69,27 @@ def test_processes_claiming_the_one_slot_together_get_it_once(
     with pg_env(pg_url) if pg_url else contextlib.nullcontext():
         counts = claims_per_round(home)
     assert counts == [1] * ROUNDS, f"claimed per round (1 expected): {counts}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_held_pool_holds_up_its_own_steps_only(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Run A holds the sims pool's slot: run B's step of another pool (the Air usage export)
+    gets its slot at once, run C's step of the sims pool waits until A lets go."""
+    pg_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    home = install_home(tmp_path / "home", pg_url)
+    with pg_env(pg_url) if pg_url else contextlib.nullcontext():
+        instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        storage = instance.event_log_storage
+        assert source("session_events").pool_key == POOL != OTHER_POOL
+        assert storage.claim_concurrency_slot(POOL, "run-a", "sims").is_claimed
+        assert storage.claim_concurrency_slot(OTHER_POOL, "run-b", "air_traffic_daily").is_claimed
+        assert not storage.claim_concurrency_slot(POOL, "run-c", "session_events").is_claimed
+        assert not storage.claim_concurrency_slot(POOL, "run-c", "session_events").is_claimed  # still
+        storage.free_concurrency_slots_for_run("run-a")
+        assert storage.claim_concurrency_slot(POOL, "run-c", "session_events").is_claimed
+        assert {s.run_id for s in storage.get_concurrency_info(OTHER_POOL).claimed_slots} == {"run-b"}
+    finally:
+        instance.dispose()
