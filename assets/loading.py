@@ -21,6 +21,7 @@ import polars as pl
 from dagster import AssetExecutionContext
 from dagster._core.errors import DagsterExecutionInterruptedError
 
+from assets import step_stop
 from assets.check_rules import source_check_results, source_check_specs
 from assets.describe import OWNERS, arrow_columns, column_schema
 from assets.expected_rows import nearest_loaded_rows
@@ -30,7 +31,6 @@ from assets.progress import Step, report
 from assets.resources import ClockResource, LakeResource, SoracomResource
 from assets.retention import Retention
 from assets.shrink_guard import ShrinkPolicy, ShrinkRefused, guard
-from pipelines import step_stop
 from pipelines.lake import Lake, TableSpec, WriteResult
 from pipelines.lake.lake import BeforeReplace
 from pipelines.soracom import SoracomClient, SoracomRetryError, SoracomSetupError

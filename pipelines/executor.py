@@ -11,7 +11,7 @@ step at a time; this one keeps everything else it does: slot claims through the 
 (`pipelines/slots.py`), step retries, blocking checks, hooks, one compute log for the run.
 
 Signals reach the main thread only: an interrupt (SIGTERM, SIGINT) asks every running step to
-stop (`pipelines/step_stop.py`; a load's asyncio work is cancelled at once), starts nothing
+stop (`assets/step_stop.py`; a load's asyncio work is cancelled at once), starts nothing
 more, and the run ends interrupted once the running steps have ended. An error that a step
 re-raises (`raise_on_error`) stops the others the same way and is raised once they ended.
 
@@ -46,7 +46,7 @@ from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode, get_retries_config
 from dagster._core.executor.base import Executor
 
-from pipelines.step_stop import StepStop, running_under
+from assets.step_stop import StepStop, running_under
 
 DEFAULT_MAX_CONCURRENT = 4
 # How long the main thread waits for a step's event before it looks for signals and slots again.
