@@ -292,11 +292,9 @@ def run_job(
     _post(sandbox, "/_sandbox/ratelimit/reset")
     _post(sandbox, "/_sandbox/stats/reset")
     floors = sum(run.floor_s for run in ours if run.error is None)
-    result: dict[str, Any] = {
-        "scenario": scenario,
-        "floors_sum_s": round(floors, 1),
-        "target_s": round(floors + 10, 1),
-    }
+    result: dict[str, Any] = {"scenario": scenario}
+    if ours:  # without the per-source runs (bench.dlt_nightly --whole-only) the floors are unknown
+        result.update(floors_sum_s=round(floors, 1), target_s=round(floors + 10, 1))
     try:
         result.update(
             run_once(
@@ -306,7 +304,8 @@ def run_job(
     except SystemExit as error:  # the job failed: report it like a failed source
         result["error"] = str(error)[-2000:]
     else:
-        result["met"] = result["wall_s"] <= result["target_s"]
+        if ours:
+            result["met"] = result["wall_s"] <= result["target_s"]
     print(f"  {scenario} daily_load_job (one real run): {json.dumps(result)}", flush=True)
     if "met" in result:
         print(
