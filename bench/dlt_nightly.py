@@ -420,8 +420,10 @@ def whole_rounds(
             if done:
                 wall = statistics.median(j["wall_s"] for j in done)
                 run = statistics.median(j["run_s"] for j in done)
+                refused = [j.get("http_429", "?") for j in done]
                 print(
-                    f"{scenario} medians of {len(done)} round(s), {side}: ours {wall:,.2f} s vs dlt "
+                    f"{scenario} medians of {len(done)} round(s), {side} (429s per run {refused}): ours "
+                    f"{wall:,.2f} s vs dlt "
                     f"{dlt_process:,.2f} s process to process (dlt/ours {dlt_process / wall:.2f}); the run "
                     f"alone {run:,.2f} s vs {dlt_run:,.2f} s (dlt/ours {dlt_run / run:.2f})",
                     flush=True,

@@ -304,6 +304,8 @@ def run_job(
     except SystemExit as error:  # the job failed: report it like a failed source
         result["error"] = str(error)[-2000:]
     else:
+        calls_by_operation, result["http_429"] = server_calls(sandbox)
+        result["calls"] = sum(calls_by_operation.values())
         if ours:
             result["met"] = result["wall_s"] <= result["target_s"]
     print(f"  {scenario} daily_load_job (one real run): {json.dumps(result)}", flush=True)
