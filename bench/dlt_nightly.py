@@ -366,6 +366,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def whole_dlt(
+    args: argparse.Namespace, sandbox: ProcessSandbox, scenario: str, day: str, out: Path, deadline: Deadline
+) -> DltRun:
+    """dlt's whole nightly: every source in one `pipeline.run`."""
+    whole = run_dlt(
+        sandbox,
+        psutil.Process(sandbox.pid),
+        sources=args.sources,
+        scenario=scenario,
+        day=day,
+        workers=args.concurrency,
+        out=out,
+        deadline=deadline,
+    )
+    print(f"  {scenario} whole dlt: {json.dumps(whole.as_dict())}", flush=True)
+    return whole
+
+
 def whole_rounds(
     args: argparse.Namespace,
     sandbox: ProcessSandbox,
@@ -379,7 +397,6 @@ def whole_rounds(
 ) -> bool:
     """`--whole-only`: per round, dlt's whole nightly and our job once per executor, the order
     turning each round so each side sees the machine alike; then the medians. True if one failed."""
-    server = psutil.Process(sandbox.pid)
     failed = False
     dlt_runs: list[DltRun] = []
     ours: dict[str, list[dict[str, Any]]] = {e: [] for e in args.job_executors}
@@ -387,17 +404,9 @@ def whole_rounds(
         sides = ["dlt", *args.job_executors]
         for side in sides if round_ % 2 == 0 else sides[::-1]:
             if side == "dlt":
-                whole = run_dlt(
-                    sandbox,
-                    server,
-                    sources=args.sources,
-                    scenario=scenario,
-                    day=day,
-                    workers=args.concurrency,
-                    out=root / "dlt" / f"{scenario}-whole-{round_}",
-                    deadline=deadline,
+                whole = whole_dlt(
+                    args, sandbox, scenario, day, root / "dlt" / f"{scenario}-whole-{round_}", deadline
                 )
-                print(f"  {scenario} whole dlt: {json.dumps(whole.as_dict())}", flush=True)
                 failed |= bool(whole.error)
                 dlt_runs.append(whole)
                 continue
@@ -507,17 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed |= not pair.rows_equal
             whole = None
             if args.whole:
-                whole = run_dlt(
-                    sandbox,
-                    server,
-                    sources=args.sources,
-                    scenario=scenario,
-                    day=day,
-                    workers=args.concurrency,
-                    out=root / "dlt" / f"{scenario}-whole",
-                    deadline=deadline,
-                )
-                print(f"  {scenario} whole dlt: {json.dumps(whole.as_dict())}", flush=True)
+                whole = whole_dlt(args, sandbox, scenario, day, root / "dlt" / f"{scenario}-whole", deadline)
                 failed |= bool(whole.error)
             runs += [{"scenario": scenario, **p.as_dict()} for p in pairs]
             runs += [whole.as_dict()] if whole else []
