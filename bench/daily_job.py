@@ -60,14 +60,13 @@ def prepare_home(home: Path) -> float:
     """Create the instance in `home` as a deployment does once: storage, and the API pools' slots."""
     from dagster import DagsterInstance
 
-    from assets.tables import api_pools
+    from pipelines.instance import create_pool_slots
 
     home.mkdir(parents=True)
     shutil.copy(INSTANCE_FILE, home / "dagster.yaml")
     started = time.monotonic()
     with DagsterInstance.from_config(str(home)) as instance:
-        for pool in api_pools():
-            instance.event_log_storage.set_concurrency_slots(pool, 1)
+        create_pool_slots(instance)  # the shipped file's default limit: one slot per pool
     return time.monotonic() - started
 
 

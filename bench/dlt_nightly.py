@@ -413,7 +413,6 @@ def whole_rounds(
             home = root / f"job-{scenario}-{side}-{round_}"
             with_history(history, home / "lake")
             job = run_job(sandbox, scenario, now, day, [], home, args.concurrency, executor=side)
-            job["executor"] = side
             jobs.append(job)
             failed |= bool(job.get("error"))
             ours[side].append(job)

@@ -89,18 +89,21 @@ def retried(context: AssetExecutionContext) -> None:
         raise dg.RetryRequested(max_retries=1, seconds_to_wait=0.2)
 
 
+def _load_for_a_minute(name: str) -> None:
+    """A load's asyncio work as `assets.loading` runs it: a minute unless the step is stopped."""
+    _record(name, "start")
+    run_stoppable(asyncio.sleep(60))
+    _record(name, "end")
+
+
 @dg.asset(pool="test_api.g")
 def loads_for_a_minute_1() -> None:
-    _record("loads_for_a_minute_1", "start")
-    run_stoppable(asyncio.sleep(60))
-    _record("loads_for_a_minute_1", "end")
+    _load_for_a_minute("loads_for_a_minute_1")
 
 
 @dg.asset(pool="test_api.h")
 def loads_for_a_minute_2() -> None:
-    _record("loads_for_a_minute_2", "start")
-    run_stoppable(asyncio.sleep(60))
-    _record("loads_for_a_minute_2", "end")
+    _load_for_a_minute("loads_for_a_minute_2")
 
 
 @dg.asset(pool="test_api.g", deps=[loads_for_a_minute_1, loads_for_a_minute_2])
