@@ -6,12 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint install clean sandbox browser
 
+# The project installs with uv (from PyPI, into the venv): a fresh install takes ~40 s where pip
+# took ~2 min 40 s. Bytecode is compiled at install, as pip does: a machine that sets
+# PYTHONDONTWRITEBYTECODE would otherwise compile Dagster's modules in every process.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+
+$(STAMP): pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

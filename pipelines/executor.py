@@ -16,8 +16,8 @@ more, and the run ends interrupted once the running steps have ended. An error t
 re-raises (`raise_on_error`) stops the others the same way and is raised once they ended.
 
 Built from the parts Dagster's own in-process executor is made of (`ActiveExecution`,
-`dagster_event_sequence_for_step`: internals of the Dagster release that dagster-postgres pins,
-1.13); tests/test_executor.py runs every case above, so a drift shows there.
+`dagster_event_sequence_for_step`: internals of Dagster 1.13, the minor release pyproject.toml
+allows); tests/test_executor.py runs every case above, so a drift shows there.
 """
 
 from __future__ import annotations

@@ -186,7 +186,9 @@ def guarded_load(
         slots.claim_guard = None
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    minimum_interval_seconds=settings.reaper_interval_s(), default_status=dg.DefaultSensorStatus.RUNNING
+)
 def dead_run_reaper(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """In the daemon: free what runs of dead processes hold, so no load waits on them."""
     reaped = reap_dead_runs(context.instance)

@@ -274,6 +274,14 @@ SETTINGS: tuple[Setting, ...] = (
         check=lambda name, text: _positive(name, text, "seconds"),
     ),
     Setting(
+        "SORACOM_REAPER_INTERVAL_S",
+        "seconds between evaluations of the daemon's `dead_run_reaper` sensor (at least 10): how "
+        "soon the slots a dead run held are freed and its run retry can start",
+        default="60",
+        group="schedules",
+        check=lambda name, text: max(10, int(_positive(name, text, "seconds"))),
+    ),
+    Setting(
         "SORACOM_RETENTION_WARN_DAYS",
         "warn this many days before an unloaded partition ages out of Soracom "
         "(`SORACOM_RETENTION_WARN_<TABLE>=10d` or `12h` overrides one table)",
@@ -333,6 +341,7 @@ NIGHTLY_CRON = BY_NAME["SORACOM_NIGHTLY_CRON"].name
 HOURLY_CRON = BY_NAME["SORACOM_HOURLY_CRON"].name
 BILLING_CRON = BY_NAME["SORACOM_BILLING_CRON"].name
 SCHEDULE_TIMEZONE = BY_NAME["SORACOM_SCHEDULE_TIMEZONE"].name
+REAPER_INTERVAL_S = BY_NAME["SORACOM_REAPER_INTERVAL_S"].name
 RETENTION_WARN_DAYS = BY_NAME["SORACOM_RETENTION_WARN_DAYS"].name
 RETENTION_WARN_HOURS = BY_NAME["SORACOM_RETENTION_WARN_HOURS"].name
 RETENTION_SENSOR_INTERVAL_S = BY_NAME["SORACOM_RETENTION_SENSOR_INTERVAL_S"].name
@@ -376,6 +385,11 @@ def validate_all(env: Mapping[str, str] | None = None) -> list[str]:
             except ValueError as error:
                 problems.append(str(error))
     return problems
+
+
+def reaper_interval_s(env: Mapping[str, str] | None = None) -> int:
+    """Seconds between evaluations of the dead-run reaper sensor (at least 10)."""
+    return int(value(REAPER_INTERVAL_S, env))  # type: ignore[call-overload]
 
 
 def retention_sensor_interval_s(env: Mapping[str, str] | None = None) -> int:

@@ -58,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_RATE_LIMIT_PER_MINUTE,
         help=f"calls per operator, per API, per minute (default: {DEFAULT_RATE_LIMIT_PER_MINUTE})",
     )
+    faults.add_argument(
+        "--rate-limit-window-s",
+        type=float,
+        default=_DEFAULTS.rate_limit_window_s,
+        help="length of a rate-limit window in seconds (default: Soracom's 60)",
+    )
     faults.add_argument("--token-ttl", type=float, default=None, help="cap on token lifetime in seconds")
     faults.add_argument(
         "--export-delay-s", type=float, default=_DEFAULTS.export_delay_s, help="async export delay"
@@ -96,6 +102,7 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
             "error_rate": args.error_rate,
             "drop_rate": args.drop_rate,
             "rate_limit_per_minute": args.rate_limit_per_minute,
+            "rate_limit_window_s": args.rate_limit_window_s,
             "token_ttl": args.token_ttl,
             "export_delay_s": args.export_delay_s,
             "fault_seed": args.fault_seed,

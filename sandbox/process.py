@@ -58,6 +58,7 @@ _CLI_FLAGS = {
     "error_rate": "--error-rate",
     "drop_rate": "--drop-rate",
     "rate_limit_per_minute": "--rate-limit-per-minute",
+    "rate_limit_window_s": "--rate-limit-window-s",
     "token_ttl": "--token-ttl",
     "export_delay_s": "--export-delay-s",
     "fault_seed": "--fault-seed",

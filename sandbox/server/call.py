@@ -165,7 +165,9 @@ def make_endpoint(
             if op.authenticated:
                 call.principal = _authenticate(op, state, request, coverage)
             who = call.principal.operator_id if call.principal else client
-            decision = state.limiter.check((who, op.operation_id), settings.rate_limit_per_minute)
+            decision = state.limiter.check(
+                (who, op.operation_id), settings.rate_limit_per_minute, window_s=settings.rate_limit_window_s
+            )
             if not decision.allowed:
                 stats.rate_limited += 1
                 raise ApiError(
@@ -189,7 +191,10 @@ def make_endpoint(
             response = error_response(ApiError(500, INTERNAL, "Internal sandbox error.", "wrapped"))
         if decision is None:
             decision = state.limiter.check(
-                (client, op.operation_id), settings.rate_limit_per_minute, count=False
+                (client, op.operation_id),
+                settings.rate_limit_per_minute,
+                count=False,
+                window_s=settings.rate_limit_window_s,
             )
         response.headers.update(decision.headers())
         stats.statuses[response.status_code] += 1

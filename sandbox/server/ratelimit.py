@@ -1,6 +1,7 @@
 """Per-operator, per-API, per-minute rate limiting.
 
-Fixed windows of 60 s, one per key `(operator or client address, operationId)`, each
+Fixed windows of 60 s (Soracom's minute; a test may shorten them, `rate_limit_window_s`),
+one per key `(operator or client address, operationId)`, each
 starting at the first call counted in it (not at the wall-clock minute), so a test
 that makes N+1 quick calls sees exactly one 429 whatever second it starts in. Every
 answer carries `X-Soracom-Ratelimit-Limit`, `-Remaining` and `-Seconds-Before-Refresh`;
@@ -46,17 +47,19 @@ class RateLimiter:
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], Window] = {}
 
-    def _window(self, key: tuple[str, str], now: float) -> Window:
+    def _window(self, key: tuple[str, str], now: float, length: float) -> Window:
         window = self._windows.get(key)
-        if window is None or now - window.started >= WINDOW_S:
+        if window is None or now - window.started >= length:
             window = Window(started=now, used=0)
             self._windows[key] = window
         return window
 
-    def check(self, key: tuple[str, str], limit: int, count: bool = True) -> Decision:
+    def check(
+        self, key: tuple[str, str], limit: int, count: bool = True, window_s: float = WINDOW_S
+    ) -> Decision:
         now = time.monotonic()
-        window = self._window(key, now)
-        refresh = max(1, math.ceil(window.started + WINDOW_S - now))
+        window = self._window(key, now, window_s)
+        refresh = max(1, math.ceil(window.started + window_s - now))
         if window.used >= limit:
             return Decision(False, limit, 0, refresh)
         if count:

@@ -34,7 +34,10 @@ class SandboxSettings:
     jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
     error_rate: float = 0.0  # probability of an injected 500/502/503
     drop_rate: float = 0.0  # probability of a connection closed mid-body
-    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE  # per operator, per operationId
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE  # per operator, per operationId, per window
+    # the rate window's length in seconds: Soracom's minute; tests shorten it to wait less, the
+    # answers' headers (Seconds-Before-Refresh) say it, as Soracom's do
+    rate_limit_window_s: float = 60.0
     token_ttl: int | None = None  # seconds; caps tokenTimeoutSeconds when set
     fault_seed: int = 42  # seeds the fault RNG (reseeded when changed)
     # pagination quirks
@@ -95,6 +98,12 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"setting {name} must be an integer >= 0 (bytes), got {value!r}")
         return value
+    if name == "rate_limit_window_s":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(
+                f"setting rate_limit_window_s must be a positive number of seconds, got {value!r}"
+            )
+        return float(value)
     if name == "token_ttl":
         if value is None:
             return None

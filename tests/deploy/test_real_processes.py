@@ -256,9 +256,12 @@ def test_a_run_lost_with_its_code_server_is_failed_by_the_reaper_retried_and_loa
     is SIGKILLed mid-run and started again. Nobody is left to report the run failed and the
     default launcher cannot check its workers, so the run tags itself with its worker process
     when it starts (pipelines/slots.py); the `dead_run_reaper` sensor fails it once that
-    process is gone, and the instance's `run_retries` re-executes it from its failed steps."""
+    process is gone, and the instance's `run_retries` re-executes it from its failed steps. The
+    reaper runs every 10 s here (`SORACOM_REAPER_INTERVAL_S`; 60 by default), so the test waits
+    for it less."""
     box = sandbox_process
     d = Deployment.prepare(box, postgres_url, tmp_path)
+    d.env[settings.REAPER_INTERVAL_S] = "10"
 
     began = time.monotonic()
     services: list[processes.Service] = []

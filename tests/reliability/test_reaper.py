@@ -92,6 +92,7 @@ def test_runs_of_other_hosts_or_without_owner_are_left_alone(tmp_path: Path) -> 
 
 def test_the_daemon_sensor_reaps_and_is_in_the_code_location(tmp_path: Path) -> None:
     assert "dead_run_reaper" in {sensor.name for sensor in defs.sensors}
+    assert dead_run_reaper.minimum_interval_seconds == 60  # SORACOM_REAPER_INTERVAL_S's default
     home = install_home(tmp_path / "home")
     instance = dg.DagsterInstance.from_config(str(home))
     try:

@@ -197,6 +197,15 @@ def test_retention_sensor_is_in_the_code_location_and_off_by_default() -> None:
     assert sensor.minimum_interval_seconds == 3600
 
 
+def test_reaper_interval_setting() -> None:
+    name = settings.REAPER_INTERVAL_S
+    assert settings.reaper_interval_s({}) == 60
+    assert settings.reaper_interval_s({name: "15"}) == 15
+    assert settings.reaper_interval_s({name: "1"}) == 10
+    with pytest.raises(ValueError, match=name):
+        settings.reaper_interval_s({name: "often"})
+
+
 def test_sensor_interval_setting() -> None:
     name = settings.RETENTION_SENSOR_INTERVAL_S
     assert settings.retention_sensor_interval_s({name: "900"}) == 900

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sandbox.server.paging import (
@@ -115,6 +117,18 @@ def test_rate_limiter_counts_per_key_and_refuses_over_the_limit():
     assert limiter.check(("OP1", "listSims"), 2).allowed
 
 
+def test_a_shortened_rate_window_refreshes_sooner_and_says_so():
+    limiter = RateLimiter()
+    long = [limiter.check(("OP1", "listSims"), 1, window_s=30.0) for _ in range(2)]
+    assert [d.allowed for d in long] == [True, False]
+    assert 29 <= long[-1].seconds_before_refresh <= 30  # the headers tell the window's length
+    short = [limiter.check(("OP1", "listGroups"), 1, window_s=0.2) for _ in range(2)]
+    assert short[0].allowed and short[-1].seconds_before_refresh == 1  # whole seconds, rounded up
+    time.sleep(0.25)
+    assert limiter.check(("OP1", "listGroups"), 1, window_s=0.2).allowed  # a new window
+    assert not limiter.check(("OP1", "listSims"), 1, window_s=30.0).allowed  # its own window goes on
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -122,6 +136,7 @@ def test_rate_limiter_counts_per_key_and_refuses_over_the_limit():
         ({"drop_rate": "x"}, "must be a number"),
         ({"latency_ms": -1}, ">= 0"),
         ({"rate_limit_per_minute": 0}, "positive integer"),
+        ({"rate_limit_window_s": 0}, "positive number of seconds"),
         ({"token_ttl": 0}, "positive number"),
         ({"export_outcome": "done"}, "export_outcome"),
         ({"short_pages": "yes"}, "true or false"),
