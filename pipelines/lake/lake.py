@@ -132,13 +132,14 @@ class Lake:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def partitions(self, spec: TableSpec) -> list[dict[str, object]]:
-        """Typed values of every loaded partition (those with a file, even an empty one), sorted."""
+    def partitions(self, spec: TableSpec, listed: Iterable[str] | None = None) -> list[dict[str, object]]:
+        """Typed values of every loaded partition (those with a file, even an empty one), sorted.
+        `listed`: the keys under the table as a listing just gave them (else it lists them)."""
         found: list[dict[str, object]] = []
         depth = len(spec.partition_by)
         prefix = spec.name + "/"
         # One listing of the table (one request per 1000 objects on an object store), not a walk.
-        for key in self.storage.list_files(spec.name):
+        for key in self.storage.list_files(spec.name) if listed is None else listed:
             segments = key.removeprefix(prefix).split("/")
             if len(segments) != depth + 1 or segments[-1] != PART_FILE:
                 continue

@@ -54,13 +54,14 @@ def forget(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def table_view(lake: Lake, con: duckdb.DuckDBPyConnection, spec: TableSpec) -> str:
     """Make (or keep) the TEMP view of the table `spec` over all its files; returns its key."""
-    stamps = sorted((k, v) for k, v in lake.storage.stamps(spec.name).items() if k.endswith("/" + PART_FILE))
+    listing = lake.storage.stamps(spec.name)  # one listing: it also warms the reads of the view below
+    stamps = sorted((k, v) for k, v in listing.items() if k.endswith("/" + PART_FILE))
     key = _digest(["table", lake.storage.uri(spec.name), stamps, duckdb_types(con, spec.schema)])
     if current_key(con, spec.name) == key:
         return key
     body = _BODIES.get((spec.name, key))
     if body is None:
-        body = table_view_sql(lake, spec, con)
+        body = table_view_sql(lake, spec, con, listed=sorted(listing))
         if len(_BODIES) >= _MAX_BODIES:
             _BODIES.clear()
         _BODIES[(spec.name, key)] = body

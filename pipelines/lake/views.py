@@ -44,10 +44,16 @@ def read_parquet_sql(
 
 
 def table_view_sql(
-    lake: Lake, spec: TableSpec, con: duckdb.DuckDBPyConnection, keys: Sequence[str] | None = None
+    lake: Lake,
+    spec: TableSpec,
+    con: duckdb.DuckDBPyConnection,
+    keys: Sequence[str] | None = None,
+    listed: Sequence[str] | None = None,
 ) -> str:
     """SELECT over a table's partition files (or only the files `keys` name), columns in spec
-    order and typed as the spec says.
+    order and typed as the spec says. `listed`: every key under the table, from a listing the
+    caller just made through the storage (`stamps`, `list_files`: it also warmed the reads), so
+    the view costs no listing of its own (a request on an object store).
 
     Columns missing from every file (added to the spec later) read as typed NULLs; with no files
     at all the view is empty but still typed, so models and BI tools can bind to it.
@@ -55,7 +61,7 @@ def table_view_sql(
     lake.storage.register(con)
     types = duckdb_types(con, spec.schema)
     if keys is None:
-        empty = not lake.partitions(spec)  # a listing, which also warms the reads
+        empty = not lake.partitions(spec, listed)  # a listing unless given, which also warms the reads
     else:
         empty = not keys
         if keys:

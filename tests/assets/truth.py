@@ -18,15 +18,32 @@ import polars as pl
 from assets.partitions import Window
 from assets.tables import source
 from pipelines.lake import Lake
+from pipelines.lake.spec import TableSpec
 
 Row = tuple[Any, ...]
+
+
+class ReadOnce:
+    """A lake whose tables are each read once: a comparison asks a table for many days and
+    hours, and every read of an object-store lake lists and fetches all of its files."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self._frames: dict[str, pl.DataFrame] = {}
+
+    def read(self, spec: TableSpec) -> pl.DataFrame:
+        if spec.name not in self._frames:
+            self._frames[spec.name] = self.lake.read(spec)
+        return self._frames[spec.name]
 
 
 def _day(text: str) -> date:
     return datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC).date()
 
 
-def lake_rows(lake: Lake, table: str, columns: Sequence[str], coverage: str, **filters: object) -> list[Row]:
+def lake_rows(
+    lake: Lake | ReadOnce, table: str, columns: Sequence[str], coverage: str, **filters: object
+) -> list[Row]:
     frame = lake.read(source(table).spec).filter(pl.col("coverage") == coverage)
     for column, value in filters.items():
         frame = frame.filter(pl.col(column) == value)
