@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 # The project installs with uv (from PyPI, into the venv): a fresh install takes ~40 s where pip
 # took ~2 min 40 s. Bytecode is compiled at install, as pip does: a machine that sets
 # PYTHONDONTWRITEBYTECODE would otherwise compile Dagster's modules in every process.
+# --native-tls: the system's CA store, as pip uses, so a proxy's CA installed there is trusted.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -16,7 +17,7 @@ $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'uv>=0.5'
 
 $(STAMP): pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python --native-tls --compile-bytecode --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

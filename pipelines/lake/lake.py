@@ -91,13 +91,12 @@ class Lake:
         key = self.partition_key(spec, values)
         if before_replace is not None:
             before_replace(table.num_rows)
-        with self.storage.atomic_write(key) as temp, open(temp, "xb") as handle:
-            pq.write_table(table, handle, **_parquet_options(spec))
+        with self.storage.atomic_write(key) as temp:
+            with open(temp, "xb") as handle:
+                pq.write_table(table, handle, **_parquet_options(spec))
+            size = os.path.getsize(temp)  # what is published: no request to ask the store after
         return WriteResult(
-            path=self.storage.uri(key),
-            rows=table.num_rows,
-            bytes=self.storage.size(key),
-            key_verified=checks_key(spec),
+            path=self.storage.uri(key), rows=table.num_rows, bytes=size, key_verified=checks_key(spec)
         )
 
     def write_partition_batches(
@@ -126,9 +125,8 @@ class Lake:
             check_primary_key_file(spec, values, temp)
             if before_replace is not None:
                 before_replace(rows)
-        return WriteResult(
-            path=self.storage.uri(key), rows=rows, bytes=self.storage.size(key), key_verified=checks_key(spec)
-        )
+            size = os.path.getsize(temp)
+        return WriteResult(path=self.storage.uri(key), rows=rows, bytes=size, key_verified=checks_key(spec))
 
     # -- reading ----------------------------------------------------------------------------------
 

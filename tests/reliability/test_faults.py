@@ -37,9 +37,10 @@ DAYS = 7  # the demo's default window
 FAULTS = {
     "error_rate": 0.10,
     "drop_rate": 0.02,
-    # 25 calls per API in 5-s windows: Soracom's minute is 60 s, the limiter learns the window from
-    # the answers' headers either way; 300 a minute keep the run short, still spending windows
-    "rate_limit_per_minute": 25,
+    # 50 calls per API in 5-s windows: Soracom's minute is 60 s, the limiter learns the window from
+    # the answers' headers either way; 600 a minute keep the run short, still spending windows
+    # (a week of session events is ~420 calls of one API)
+    "rate_limit_per_minute": 50,
     "rate_limit_window_s": 5.0,
     "token_ttl": 20,
     "jitter_ms": 2.0,
