@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate-limit-per-minute",
         type=int,
         default=DEFAULT_RATE_LIMIT_PER_MINUTE,
-        help=f"calls per operator, per API, per minute (default: {DEFAULT_RATE_LIMIT_PER_MINUTE})",
+        help=f"calls per operator, per API, per rate window (default: {DEFAULT_RATE_LIMIT_PER_MINUTE})",
     )
     faults.add_argument(
         "--rate-limit-window-s",
