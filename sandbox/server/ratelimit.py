@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WINDOW_S = 60.0
@@ -44,8 +45,9 @@ class Decision:
 class RateLimiter:
     """Fixed-window counters; `check(key, limit)` counts the call if it is allowed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._windows: dict[tuple[str, str], Window] = {}
+        self._clock = clock
 
     def _window(self, key: tuple[str, str], now: float, length: float) -> Window:
         window = self._windows.get(key)
@@ -57,9 +59,11 @@ class RateLimiter:
     def check(
         self, key: tuple[str, str], limit: int, count: bool = True, window_s: float = WINDOW_S
     ) -> Decision:
-        now = time.monotonic()
+        now = self._clock()
         window = self._window(key, now, window_s)
-        refresh = max(1, math.ceil(window.started + window_s - now))
+        # From the time elapsed (exact for close floats), not `started + window_s - now`: that sum
+        # rounds, and a window's first call got 61 s of a 60-s window at some clock values.
+        refresh = max(1, math.ceil(window_s - (now - window.started)))
         if window.used >= limit:
             return Decision(False, limit, 0, refresh)
         if count:

@@ -117,6 +117,19 @@ def test_rate_limiter_counts_per_key_and_refuses_over_the_limit():
     assert limiter.check(("OP1", "listSims"), 2).allowed
 
 
+def test_a_new_window_says_its_whole_length_never_more():
+    """`started + 60 - now` rounds up past 60 at some clock values (this one: 60.0000000000036),
+    which told a client to wait 61 s at the first call of a 60-s window."""
+    clock = 32726.293877137938
+    limiter = RateLimiter(clock=lambda: clock)
+    assert limiter.check(("OP1", "listSims"), 5).seconds_before_refresh == 60
+    assert limiter.check(("OP1", "listGroups"), 5, window_s=5.0).seconds_before_refresh == 5
+    clock += 0.25
+    assert limiter.check(("OP1", "listSims"), 5).seconds_before_refresh == 60  # 59.75 s left
+    clock += 59.74
+    assert limiter.check(("OP1", "listSims"), 5).seconds_before_refresh == 1
+
+
 def test_a_shortened_rate_window_refreshes_sooner_and_says_so():
     limiter = RateLimiter()
     long = [limiter.check(("OP1", "listSims"), 1, window_s=30.0) for _ in range(2)]
