@@ -37,10 +37,11 @@ DAYS = 7  # the demo's default window
 FAULTS = {
     "error_rate": 0.10,
     "drop_rate": 0.02,
-    # 50 calls per API in 5-s windows: Soracom's minute is 60 s, the limiter learns the window from
-    # the answers' headers either way; 600 a minute keep the run short, still spending windows
-    # (a week of session events is ~420 calls of one API)
-    "rate_limit_per_minute": 50,
+    # 40 calls per API in 5-s windows: Soracom's minute is 60 s, the limiter learns the window from
+    # the answers' headers either way. 8 a second keep the run short and still spend the windows
+    # of a week of session events (a few hundred calls of one API) on a loaded machine; they also
+    # hold that run well past the tokens' 20 s, so tokens expire in it.
+    "rate_limit_per_minute": 40,
     "rate_limit_window_s": 5.0,
     "token_ttl": 20,
     "jitter_ms": 2.0,
