@@ -37,6 +37,11 @@ class ReadOnce:
         return self._frames[spec.name]
 
 
+def read_once(lake: Lake | ReadOnce) -> ReadOnce:
+    """`lake` with each table read once (itself when it already is)."""
+    return lake if isinstance(lake, ReadOnce) else ReadOnce(lake)
+
+
 def _day(text: str) -> date:
     return datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC).date()
 
