@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.server.ratelimit import WINDOW_S
+
 EXPORT_OUTCOMES = ("exported", "processing", "failed")
 QUERY_OUTCOMES = ("completed", "failed")
 
@@ -37,7 +39,7 @@ class SandboxSettings:
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE  # per operator, per operationId, per window
     # the rate window's length in seconds: Soracom's minute; tests shorten it to wait less, the
     # answers' headers (Seconds-Before-Refresh) say it, as Soracom's do
-    rate_limit_window_s: float = 60.0
+    rate_limit_window_s: float = WINDOW_S
     token_ttl: int | None = None  # seconds; caps tokenTimeoutSeconds when set
     fault_seed: int = 42  # seeds the fault RNG (reseeded when changed)
     # pagination quirks
