@@ -48,6 +48,7 @@ with collector_paused():
     from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
     from pipelines.instance import restrict_umask
+    from pipelines.sqlite_shards import KeptShardConnections
 
 LOCK_FILE = "concurrency-slots.lock"
 # pg_advisory_lock key: any bigint fixed for this project ("soracom" in ASCII, 7 bytes)
@@ -134,8 +135,9 @@ def _file_lock(path: str) -> _ProcessLock:
     return _ProcessLock(acquire, release)
 
 
-class LockedSqliteEventLogStorage(_ClaimsUnderLock, SqliteEventLogStorage):
-    """SQLite event log whose slot claims hold an `flock` (released if the process dies)."""
+class LockedSqliteEventLogStorage(_ClaimsUnderLock, KeptShardConnections, SqliteEventLogStorage):
+    """SQLite event log whose slot claims hold an `flock` (released if the process dies), on
+    kept connections (`pipelines.sqlite_shards`)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data)

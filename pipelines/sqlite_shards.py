@@ -1,0 +1,104 @@
+"""Open SQLite connections kept for the event log's busiest shards.
+
+Dagster's SQLite event log opens a new engine and connection for every statement it runs (each
+event stored, each slot claimed or freed, each read of a run's events) and closes them after:
+a load's ~130 events and its slot claims open ~500 connections, each paying SQLAlchemy's
+first-connect checks and SQLite's schema read. All of it runs under the storage's one
+`_db_lock`, so the steps of a run that overlap wait for each other's opens and closes. The
+mixin here keeps one connection per shard for the shards a process uses most recently (its
+runs' shards and the index), still used one statement at a time under that lock; SQLite
+connections hold no lock between transactions, so other processes read and write the files
+as before.
+
+Dropped, so the next use opens the file afresh: when a statement fails (a connection in an
+unknown state is never reused), when the storage deletes shard files (`wipe`), upgrades them,
+or is disposed, and the least recently used beyond `KEPT_SHARDS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as db
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from sqlalchemy.pool import NullPool, StaticPool
+
+# A run process writes its run's shard and the index; a webserver reads one run at a time.
+KEPT_SHARDS = 8
+
+
+class KeptShardConnections:
+    """Mixin for Dagster's `SqliteEventLogStorage`: its `_connect(shard)` on a kept connection."""
+
+    _db_lock: threading.Lock
+    _initialized_dbs: set[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._kept: OrderedDict[str, db.engine.Engine] = OrderedDict()
+        super().__init__(*args, **kwargs)
+
+    def _engine(self, shard: str) -> db.engine.Engine:
+        engine = self._kept.get(shard)
+        if engine is not None:
+            self._kept.move_to_end(shard)
+            return engine
+        url = self.conn_string_for_shard(shard)  # type: ignore[attr-defined]
+        if shard not in self._initialized_dbs:
+            # Dagster's own way (creates the file and its tables), on a throwaway engine: its
+            # schema checks open connections of their own.
+            fresh = db.create_engine(
+                url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+            )
+            try:
+                self._initdb(fresh)  # type: ignore[attr-defined]
+            finally:
+                fresh.dispose()
+            self._initialized_dbs.add(shard)
+        engine = db.create_engine(
+            url,
+            poolclass=StaticPool,  # one connection, used under `_db_lock` by whichever thread holds it
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        self._kept[shard] = engine
+        while len(self._kept) > KEPT_SHARDS:
+            _, oldest = self._kept.popitem(last=False)
+            oldest.dispose()
+        return engine
+
+    @contextlib.contextmanager
+    def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
+        with self._db_lock:
+            engine = self._engine(shard)
+            try:
+                with engine.connect() as conn, conn.begin():
+                    yield conn
+            except BaseException:
+                self._drop(shard)
+                raise
+
+    def _drop(self, shard: str | None = None) -> None:
+        """Close the kept connection of `shard`, or of every shard."""
+        shards = list(self._kept) if shard is None else [shard]
+        for name in shards:
+            engine = self._kept.pop(name, None)
+            if engine is not None:
+                engine.dispose()
+
+    def wipe(self) -> None:
+        with self._db_lock:
+            self._drop()
+        super().wipe()  # type: ignore[misc]
+
+    def upgrade(self) -> None:
+        with self._db_lock:
+            self._drop()
+        super().upgrade()  # type: ignore[misc]
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            self._drop()
+        super().dispose()  # type: ignore[misc]
