@@ -12,12 +12,14 @@ as before.
 
 Dropped, so the next use opens the file afresh: when a statement fails (a connection in an
 unknown state is never reused), when the storage deletes shard files (`wipe`), upgrades them,
-or is disposed, and the least recently used beyond `KEPT_SHARDS`.
+or is disposed, when its file was deleted or replaced by another process (checked by inode
+before each use), and the least recently used beyond `KEPT_SHARDS`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -31,6 +33,14 @@ from sqlalchemy.pool import NullPool, StaticPool
 KEPT_SHARDS = 8
 
 
+def _inode(path: str) -> int:
+    """The file's inode, -1 when it is gone: a kept connection is used only on the file it opened."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return -1
+
+
 class KeptShardConnections:
     """Mixin for Dagster's `SqliteEventLogStorage`: its `_connect(shard)` on a kept connection."""
 
@@ -38,14 +48,21 @@ class KeptShardConnections:
     _initialized_dbs: set[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._kept: OrderedDict[str, db.engine.Engine] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[db.engine.Engine, int]] = OrderedDict()  # engine, inode
         super().__init__(*args, **kwargs)
 
     def _engine(self, shard: str) -> db.engine.Engine:
-        engine = self._kept.get(shard)
-        if engine is not None:
-            self._kept.move_to_end(shard)
-            return engine
+        path = self.path_for_shard(shard)  # type: ignore[attr-defined]
+        kept = self._kept.get(shard)
+        if kept is not None:
+            engine, inode = kept
+            if _inode(path) == inode:
+                self._kept.move_to_end(shard)
+                return engine
+            # deleted or replaced by another process (`dagster run wipe`): never write into a
+            # file no one reads; make it afresh as Dagster does a new shard
+            self._drop(shard)
+            self._initialized_dbs.discard(shard)
         url = self.conn_string_for_shard(shard)  # type: ignore[attr-defined]
         if shard not in self._initialized_dbs:
             # Dagster's own way (creates the file and its tables), on a throwaway engine: its
@@ -63,9 +80,9 @@ class KeptShardConnections:
             poolclass=StaticPool,  # one connection, used under `_db_lock` by whichever thread holds it
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         )
-        self._kept[shard] = engine
+        self._kept[shard] = (engine, _inode(path))
         while len(self._kept) > KEPT_SHARDS:
-            _, oldest = self._kept.popitem(last=False)
+            _, (oldest, _) = self._kept.popitem(last=False)
             oldest.dispose()
         return engine
 
@@ -84,9 +101,9 @@ class KeptShardConnections:
         """Close the kept connection of `shard`, or of every shard."""
         shards = list(self._kept) if shard is None else [shard]
         for name in shards:
-            engine = self._kept.pop(name, None)
-            if engine is not None:
-                engine.dispose()
+            kept = self._kept.pop(name, None)
+            if kept is not None:
+                kept[0].dispose()
 
     def wipe(self) -> None:
         with self._db_lock:

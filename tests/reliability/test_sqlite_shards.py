@@ -1,7 +1,7 @@
 """The SQLite event log keeps one open connection per shard (`pipelines/sqlite_shards.py`)
 without losing or hiding an event: other processes read and write the same files meanwhile,
-a wiped shard is written afresh, a failed statement never leaves its connection in use, and
-no more than `KEPT_SHARDS` stay open."""
+a shard wiped here or under it is written afresh, a failed statement never leaves its
+connection in use, and no more than `KEPT_SHARDS` stay open."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pipelines import sqlite_shards
 from pipelines.slots import LockedSqliteEventLogStorage
 
 pytestmark = pytest.mark.reliability
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -101,11 +102,19 @@ def test_other_processes_read_and_write_the_shard_it_keeps_open(tmp_path: Path) 
         for n in range(5):
             storage.store_event(_event(run_id, n))
         read = subprocess.run(
-            [sys.executable, "-c", READER, str(tmp_path), run_id], capture_output=True, text=True, check=True
+            [sys.executable, "-c", READER, str(tmp_path), run_id],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
         )
         assert read.stdout.strip() == "5"
         subprocess.run(
-            [sys.executable, "-c", WRITER, str(tmp_path), run_id], capture_output=True, text=True, check=True
+            [sys.executable, "-c", WRITER, str(tmp_path), run_id],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
         )
         storage.store_event(_event(run_id, 200))
         assert len(_messages(storage, run_id)) == 16
@@ -121,6 +130,27 @@ def test_a_wiped_shard_is_written_afresh_not_into_the_deleted_file(tmp_path: Pat
     try:
         storage.store_event(_event(run_id, 1))
         storage.wipe()
+        storage.store_event(_event(run_id, 2))
+    finally:
+        storage.dispose()
+    fresh = SqliteEventLogStorage(str(tmp_path))
+    try:
+        assert _messages(fresh, run_id) == ["message 2"]
+    finally:
+        fresh.dispose()
+
+
+def test_a_shard_deleted_under_it_is_made_afresh(tmp_path: Path) -> None:
+    """Another storage on the same files (as `dagster run wipe` in another process) deletes the
+    shard this one keeps open: its next events go to a new file that others read, not into
+    the deleted one."""
+    storage = LockedSqliteEventLogStorage(str(tmp_path))
+    run_id = make_new_run_id()
+    try:
+        storage.store_event(_event(run_id, 1))
+        other = SqliteEventLogStorage(str(tmp_path))
+        other.wipe()
+        other.dispose()
         storage.store_event(_event(run_id, 2))
     finally:
         storage.dispose()
