@@ -76,6 +76,22 @@ def test_a_run_shard_is_opened_once_not_per_event(tmp_path: Path, connects: list
         assert opened == 0 if isinstance(storage, LockedSqliteEventLogStorage) else opened >= 51
 
 
+def test_a_table_once_found_is_not_asked_for_again(tmp_path: Path, connects: list[str]) -> None:
+    """Dagster checks for its slot tables before each claim; a missing table is asked for each
+    time, so one a migration creates later is seen."""
+    storage = LockedSqliteEventLogStorage(str(tmp_path))
+    try:
+        connects.clear()
+        assert all(storage.has_table("concurrency_slots") for _ in range(20))
+        assert len(connects) == 1
+        assert not storage.has_table("made_later")
+        with storage.index_connection() as conn:
+            conn.execute(db.text("CREATE TABLE made_later (id INTEGER)"))
+        assert storage.has_table("made_later")
+    finally:
+        storage.dispose()
+
+
 READER = """
 import sys
 from dagster._core.storage.event_log import SqliteEventLogStorage
