@@ -2,7 +2,7 @@
 
 Dagster's SQLite event log opens a new engine and connection for every statement it runs (each
 event stored, each slot claimed or freed, each read of a run's events) and closes them after:
-the nightly at 1,000 SIMs opened 548 (106 with this), each paying SQLAlchemy's
+the nightly at 1,000 SIMs opened 548 (62 with this module), each paying SQLAlchemy's
 first-connect checks and SQLite's schema read. All of it runs under the storage's one
 `_db_lock`, so the steps of a run that overlap wait for each other's opens and closes. The
 mixin here keeps one connection per shard for the shards a process uses most recently (its
