@@ -56,6 +56,15 @@ def _messages(storage: SqliteEventLogStorage, run_id: str) -> list[str]:
     return [e.user_message for e in storage.get_logs_for_run(run_id)]
 
 
+def _messages_read_afresh(base_dir: Path, run_id: str) -> list[str]:
+    """What a new storage (another process's) reads of the run from the files."""
+    fresh = SqliteEventLogStorage(str(base_dir))
+    try:
+        return _messages(fresh, run_id)
+    finally:
+        fresh.dispose()
+
+
 def test_a_run_shard_is_opened_once_not_per_event(tmp_path: Path, connects: list[str]) -> None:
     """After a run's first event (its shard created), 50 more events and a read: Dagster's own
     storage opens the shard for each statement, the shipped one not once more."""
@@ -149,11 +158,7 @@ def test_a_wiped_shard_is_written_afresh_not_into_the_deleted_file(tmp_path: Pat
         storage.store_event(_event(run_id, 2))
     finally:
         storage.dispose()
-    fresh = SqliteEventLogStorage(str(tmp_path))
-    try:
-        assert _messages(fresh, run_id) == ["message 2"]
-    finally:
-        fresh.dispose()
+    assert _messages_read_afresh(tmp_path, run_id) == ["message 2"]
 
 
 def test_a_shard_deleted_under_it_is_made_afresh(tmp_path: Path) -> None:
@@ -170,11 +175,7 @@ def test_a_shard_deleted_under_it_is_made_afresh(tmp_path: Path) -> None:
         storage.store_event(_event(run_id, 2))
     finally:
         storage.dispose()
-    fresh = SqliteEventLogStorage(str(tmp_path))
-    try:
-        assert _messages(fresh, run_id) == ["message 2"]
-    finally:
-        fresh.dispose()
+    assert _messages_read_afresh(tmp_path, run_id) == ["message 2"]
 
 
 def test_a_failed_statement_drops_its_connection(tmp_path: Path) -> None:
