@@ -48,7 +48,7 @@ from pipelines.lake.errors import ModelError
 from pipelines.lake.lake import COMPRESSION, PART_FILE, Lake, WriteResult
 from pipelines.lake.partitioning import END, Partitioning, unit_of, unit_value
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
-from pipelines.lake.view_cache import forget, mart_view, remembered, table_view
+from pipelines.lake.view_cache import forget, mart_view, remembered, table_view, view_columns
 from pipelines.lake.views import quote_identifier, quote_literal, table_view_sql
 
 STATE_FILE = "_state.json"
@@ -156,7 +156,7 @@ def dimension_hash(con: duckdb.DuckDBPyConnection, name: str, columns: Iterable[
     """Row count and an order-free sum of row hashes of the dimension's `columns` (all if none);
     kept on the connection while the dimension's view is made of the same files (the marts of a
     build share it)."""
-    chosen = list(columns) or list(con.table(name).columns)
+    chosen = list(columns) or list(view_columns(con, name))
     listed = ", ".join(quote_identifier(c) for c in chosen)
 
     def compute() -> str:

@@ -15,6 +15,7 @@ staging views of their rows (`seed_model`).
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 from collections import Counter
@@ -43,7 +44,7 @@ from pipelines.lake.incremental import (
 from pipelines.lake.lake import Lake, WriteResult
 from pipelines.lake.partitioning import Partitioning, parse_partitioning
 from pipelines.lake.spec import MODELS_FOLDER, TableSpec
-from pipelines.lake.view_cache import current_key, mart_view, staging_view, table_view
+from pipelines.lake.view_cache import current_key, mart_view, staging_view, table_view, view_columns
 from pipelines.lake.views import quote_identifier, quote_literal
 
 LAYERS = ("staging", "marts")
@@ -70,9 +71,7 @@ class SqlModel:
     @property
     def select_sql(self) -> str:
         """The statement without its trailing `;` and anything after it, ready to nest in a query."""
-        semicolons = [t for t in Dialect.get_or_raise(DIALECT).tokenize(self.sql) if t.text == ";"]
-        text = self.sql[: semicolons[0].start] if semicolons else self.sql
-        return text.strip()
+        return _statement(self.sql)
 
     @property
     def materialised(self) -> bool:
@@ -99,6 +98,15 @@ class SqlModel:
     def grain(self) -> tuple[str, ...]:
         """The columns that identify a row (unique, NULLs equal); a mart's rows are sorted by them."""
         return self.annotations.get("grain", ())
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(sql: str) -> str:
+    """Kept per SQL text: a nightly build asked ~160 times for the same 30 models' statements,
+    0.4 s of tokenizing (bench/README.md, "Incremental builds", round 12)."""
+    semicolons = [t for t in Dialect.get_or_raise(DIALECT).tokenize(sql) if t.text == ";"]
+    text = sql[: semicolons[0].start] if semicolons else sql
+    return text.strip()
 
 
 def _description(path: Path, sql: str) -> str:
@@ -370,9 +378,8 @@ def build_model(
     if model.materialised:
         return materialise_model(lake, model, specs, models, con, full_refresh)
     with _connection(con) as connection:
-        create_views(connection, lake, [model.name], specs, models)
-        relation = connection.table(model.name)
-        return ViewResult(model.name, tuple(relation.columns))
+        create_views(connection, lake, [model.name], specs, models)  # made (bound) unless kept
+        return ViewResult(model.name, view_columns(connection, model.name))
 
 
 def materialise_model(

@@ -167,21 +167,39 @@ class LocalStorage:
             return []
 
     def list_files(self, key: str) -> list[str]:
-        base = self.path(key)
-        found = []
-        for folder, _, files in os.walk(base):
-            relative = Path(folder).relative_to(self.root).as_posix()
-            found += [f"{relative}/{name}" if relative != "." else name for name in files]
-        return sorted(found)
+        return sorted(name for name, _ in self._entries(key))
+
+    def _entries(self, key: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """(key, entry) of every file under `key`, as `os.walk` finds them (symlinked folders not
+        followed, unreadable folders skipped), without a `Path` per file: a model build lists
+        ~110 folders, a year of day partitions each (0.27 s through `os.walk` and `Path`)."""
+        prefix = key.strip("/") + "/" if key.strip("/") else ""
+        folders = [(os.fspath(self.path(key)), prefix)]
+        while folders:
+            folder, relative = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if not is_dir:
+                    yield relative + entry.name, entry
+                elif not entry.is_symlink():
+                    folders.append((entry.path, f"{relative}{entry.name}/"))
 
     def open_read(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")  # the caller closes it
 
     def stamps(self, key: str) -> dict[str, str]:
         found = {}
-        for name in self.list_files(key):
+        for name, entry in self._entries(key):
             with contextlib.suppress(FileNotFoundError):
-                stat = self.path(name).stat()
+                stat = entry.stat()
                 found[name] = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
         return found
 

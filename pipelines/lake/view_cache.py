@@ -92,6 +92,20 @@ def staging_view(con: duckdb.DuckDBPyConnection, name: str, sql: str, reads: Ite
         _set(con, name, sql, key)
 
 
+def view_columns(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, ...]:
+    """The columns of the TEMP view `name` as the catalog holds them since it was made (bound
+    then), without binding it again: a relation over the view binds it anew, ~4 ms over a year
+    of traffic files, ~25 times a build. Anything else named `name` is bound."""
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'temp' AND table_name = ? "
+        "ORDER BY column_index",
+        [name],
+    ).fetchall()
+    if not rows:  # not a TEMP view: whatever it is, bind it
+        return tuple(con.table(name).columns)
+    return tuple(str(column) for (column,) in rows)
+
+
 def remembered(con: duckdb.DuckDBPyConnection, name: str, what: str, compute: Callable[[], str]) -> str:
     """`compute()`, a figure over the view `name` (e.g. a dimension's content hash), kept on the
     connection for as long as the view's key is the same (computed again when it has none)."""

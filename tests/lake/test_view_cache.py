@@ -12,6 +12,7 @@ from assets.models import MODELS
 from assets.tables import TABLE_SPECS
 from pipelines.lake import Lake
 from pipelines.lake.models import create_views
+from pipelines.lake.view_cache import view_columns
 from sandbox.world import World
 from testkit.world_lake import closed_days, load_traffic_day
 
@@ -43,3 +44,17 @@ def test_two_lakes_with_equal_files_get_their_own_views_on_one_connection(s3_buc
     assert "/first/" in _view_sql(con)
     create_views(con, second, [TABLE], TABLE_SPECS, MODELS)
     assert "/second/" in _view_sql(con) and "/first/" not in _view_sql(con)
+
+
+def test_view_columns_are_the_views_own_without_binding_it_again(tmp_path) -> None:
+    """`view_columns` reads a TEMP view's columns from the catalog (what it was bound to when
+    made); a view re-made over other columns shows those; anything else is bound."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE plain AS SELECT 1 AS a, 'x' AS b")
+    con.execute("CREATE TEMP VIEW v AS SELECT b, a, a + 1 AS c FROM plain")
+    assert view_columns(con, "v") == ("b", "a", "c") == tuple(con.table("v").columns)
+    con.execute("CREATE OR REPLACE TEMP VIEW v AS SELECT a AS only_a FROM plain")
+    assert view_columns(con, "v") == ("only_a",)
+    assert view_columns(con, "plain") == ("a", "b")  # not a TEMP view: bound
+    with pytest.raises(duckdb.CatalogException):
+        view_columns(con, "nothing")

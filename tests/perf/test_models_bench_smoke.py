@@ -1,0 +1,38 @@
+"""`bench/models.py` still runs end to end (tiny: 50 SIMs, 40 days), prints the figures it
+promises, floor included, and leaves nothing of its floor's writes in the lake."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_models_benchmark_runs_on_50_sims(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    command = ["-m", "bench.models", "--sims", "50", "--days", "40", "--session-days", "5"]
+    done = subprocess.run(
+        [sys.executable, *command, "--lake", str(lake)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = done.stdout
+    for line in ("rebuild / scan =", "incremental build / scan of the day =", "| - sim_daily_usage |"):
+        assert line in out
+    floor = re.search(r"\| floor: .*?\((\d+) marts, ([\d,]+) rows: .*\| ([\d.]+)x the scan \|", out)
+    assert floor is not None, out[-2000:]
+    assert int(floor.group(1)) >= 3 and int(floor.group(2).replace(",", "")) > 0
+    assert float(floor.group(3)) > 1  # the scan plus something written
+    assert re.search(r"\| the floor \+ the query of one changed mart alone .*x the scan \|", out)
+    assert lake.joinpath("_models").is_dir()
+    assert [p for p in lake.joinpath("_bench_floor").rglob("*") if p.is_file()] == []
