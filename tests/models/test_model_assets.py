@@ -155,3 +155,30 @@ def test_staging_assets_check_the_view_and_write_no_file(built: BuiltLake, tmp_p
     }
     assert "sim_id" in metadata["stg_sims"]["view_columns"].value
     assert not [m.name for m in MODELS if not m.materialised and built.lake.has_model(m.name)]
+
+
+def test_a_recomputed_mart_reports_its_query_seconds(built: BuiltLake, tmp_path: Path) -> None:
+    """A partitioned mart's materialisation carries how long its query took (Dagster plots it per
+    run); one that found nothing changed, and an unpartitioned mart, carry none."""
+    shutil.copytree(built.lake.storage.uri(""), tmp_path / "lake")  # the shared lake stays as built
+    chosen = {"harvest_daily", "idle_sims"}
+    assets = [a for a, m in zip(MODEL_ASSETS, MODELS, strict=True) if m.name in chosen]
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake"), catalog_path=str(tmp_path / "c.duckdb"))}
+
+    def materialised(full_refresh: bool) -> dict[str, dict[str, object]]:
+        config = {"ops": {name: {"config": {"full_refresh": full_refresh}} for name in chosen}}
+        result = dg.materialize(
+            assets, resources=resources, run_config=config, instance=dg.DagsterInstance.ephemeral()
+        )
+        assert result.success
+        return {
+            e.asset_key.to_user_string(): e.materialization.metadata  # type: ignore[union-attr]
+            for e in result.get_asset_materialization_events()
+        }
+
+    rebuilt = materialised(full_refresh=True)
+    assert rebuilt["harvest_daily"]["query_seconds"].value > 0  # type: ignore[union-attr]
+    assert "query_seconds" not in rebuilt["idle_sims"]
+    unchanged = materialised(full_refresh=False)
+    assert unchanged["harvest_daily"]["build"].value.startswith("unchanged")  # type: ignore[union-attr]
+    assert "query_seconds" not in unchanged["harvest_daily"]
