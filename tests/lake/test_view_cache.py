@@ -46,7 +46,7 @@ def test_two_lakes_with_equal_files_get_their_own_views_on_one_connection(s3_buc
     assert "/second/" in _view_sql(con) and "/first/" not in _view_sql(con)
 
 
-def test_view_columns_are_the_views_own_without_binding_it_again(tmp_path) -> None:
+def test_view_columns_are_the_views_own_without_binding_it_again() -> None:
     """`view_columns` reads a TEMP view's columns from the catalog (what it was bound to when
     made); a view re-made over other columns shows those; anything else is bound."""
     con = duckdb.connect()
