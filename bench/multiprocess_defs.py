@@ -1,5 +1,6 @@
-"""The shipped code location with its load jobs on Dagster's multiprocess executor (a process
-per step, as they ran before): the "before" of `bench.daily_job --executor multiprocess`.
+"""The shipped code location with its load jobs and `models_job` on Dagster's multiprocess
+executor (a process per step, as they ran before): the "before" of `bench.daily_job
+--executor multiprocess` and `bench.models_job --executor multiprocess`.
 Schedules and sensors are left out (they name the shipped jobs); a run needs only the assets,
 checks and resources."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 import pipelines.definitions as shipped_location
-from pipelines.jobs import LOAD_JOBS
+from pipelines.jobs import LOAD_JOBS, models_job
 
 
 def on_multiprocess(job: dg.UnresolvedAssetJobDefinition) -> dg.UnresolvedAssetJobDefinition:
@@ -25,6 +26,6 @@ def on_multiprocess(job: dg.UnresolvedAssetJobDefinition) -> dg.UnresolvedAssetJ
 defs = dg.Definitions(
     assets=shipped_location.defs.assets,
     asset_checks=shipped_location.defs.asset_checks,
-    jobs=[on_multiprocess(job) for job in LOAD_JOBS.values()],
+    jobs=[on_multiprocess(job) for job in [*LOAD_JOBS.values(), models_job]],
     resources=shipped_location.defs.resources,
 )

@@ -16,7 +16,7 @@ with collector_paused():  # see `startup`; where the instance was not imported f
     from assets.models import CATALOG_AFTER_MODELS, MODEL_ASSETS
     from assets.resources import resources_from_env
     from assets.tables import TABLE_ASSETS
-    from pipelines.jobs import JOBS
+    from pipelines.jobs import JOBS, MODELS_EXECUTOR
     from pipelines.runs import dead_run_reaper
     from pipelines.schedules import AUTOMATION, SCHEDULES
     from pipelines.sensors import SENSORS
@@ -29,6 +29,9 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=[*SENSORS, *AUTOMATION, dead_run_reaper],  # frees what runs of dead processes held
     resources=resources_from_env(),
+    # Runs of an asset selection without a job (the models_automation sensor's, the UI's
+    # "Materialize"): in one process, one step at a time, as the models_job (pipelines/jobs.py).
+    executor=MODELS_EXECUTOR,
 )
 
 # Everything imported so far (Dagster, the assets, the parsed SQL models) lives as long as the

@@ -29,9 +29,15 @@ RUN_KIND_TAG = "soracom-lake/load"
 # and the code location's imports per step: 93 s vs 9.7 s for the nightly at 1,000 SIMs on 2
 # busy cores (bench/README.md). The executor honours the pools, step retries, blocking checks
 # and SIGTERM (docs/ingestion.md, "Executor"). The retention checks and the catalog only read
-# the lake: one process too. `models_job` keeps Dagster's default (its DuckDB builds are
-# CPU-bound).
+# the lake: one process too.
 IO_EXECUTOR = overlapping_in_process_executor
+# The models run one step after another in the run's own process: DuckDB already spreads each
+# query over every core, and a process per step (Dagster's default) added a Python start-up and
+# the code location's imports to each of ~33 steps: the models_job after one new day of a year of
+# 10,000 SIMs took 64.0 s that way and 24.5 s in one process (bench/README.md, "The models job").
+# One build at a time also bounds memory to the largest mart's. Runs the automation sensor
+# launches (asset selections, no job) get the same from the definitions' default executor.
+MODELS_EXECUTOR = dg.in_process_executor
 
 daily_load_job = dg.define_asset_job(
     "daily_load_job",
@@ -95,6 +101,7 @@ models_job = dg.define_asset_job(
     description="Check the staging views bind, rebuild the marts' partitions whose inputs changed "
     "(run config `full_refresh: true`: all of them), then the catalog.",
     tags={RUN_KIND_TAG: "models"},
+    executor_def=MODELS_EXECUTOR,
     config=dg.ConfigMapping(
         config_fn=_models_run_config,
         config_schema={

@@ -66,9 +66,10 @@ def test_catalog_is_downstream_of_every_table_and_in_every_load_job() -> None:
 
 
 def test_load_check_and_catalog_jobs_run_their_steps_in_the_run_process() -> None:
-    """A process per step cost the I/O-bound loads a Python start-up each; they run in the run's
-    process (the steps of different API pools in threads, at once); only the CPU-bound models
-    keep Dagster's default executor (a process per step)."""
+    """A process per step cost each step a Python start-up and the code location's imports; the
+    loads run in the run's process (the steps of different API pools in threads, at once), the
+    models one step after another in it, and so do runs of an asset selection without a job (the
+    models_automation sensor's)."""
     from pipelines.executor import overlapping_in_process_executor
 
     for name in (
@@ -80,7 +81,8 @@ def test_load_check_and_catalog_jobs_run_their_steps_in_the_run_process() -> Non
         "catalog_job",
     ):
         assert _defs().resolve_job_def(name).executor_def is overlapping_in_process_executor, name
-    assert _defs().resolve_job_def("models_job").executor_def is not overlapping_in_process_executor
+    assert _defs().resolve_job_def("models_job").executor_def is dg.in_process_executor
+    assert _defs().resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
 
 
 def test_every_windowed_table_has_a_retention_check() -> None:

@@ -1,8 +1,10 @@
 """`bench/models.py` still runs end to end (tiny: 50 SIMs, 40 days), prints the figures it
-promises, floor included, and leaves nothing of its floor's writes in the lake."""
+promises, floor included, and leaves nothing of its floor's writes in the lake; and
+`bench/models_job.py` runs the real models_job over the lake it filled."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -38,3 +40,16 @@ def test_models_benchmark_runs_on_50_sims(tmp_path: Path) -> None:
     assert queries is not None and int(queries.group(1)) >= 3, out[-2000:]
     assert lake.joinpath("_models").is_dir()
     assert [p for p in lake.joinpath("_bench_floor").rglob("*") if p.is_file()] == []
+
+    job = subprocess.run(
+        [sys.executable, "-m", "bench.models_job", "--sims", "50", "--lake", str(lake)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+    first = json.loads(job.stdout.splitlines()[0])
+    assert first["executor"] == "in_process" and first["steps"] > 20 and first["wall_s"] > first["run_s"] > 0
+    assert "slowest steps:" in job.stdout and re.search(r"in_process: median [\d.]+ s of 1 run", job.stdout)
