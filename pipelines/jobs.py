@@ -34,7 +34,7 @@ IO_EXECUTOR = overlapping_in_process_executor
 # The models run one step after another in the run's own process: DuckDB already spreads each
 # query over every core, and a process per step (Dagster's default) added a Python start-up and
 # the code location's imports to each of ~33 steps: the models_job after one new day of a year of
-# 10,000 SIMs took 64.0 s that way and 24.5 s in one process (bench/README.md, "The models job").
+# 10,000 SIMs took 65.1 s that way and 23.9 s in one process (bench/README.md, "The models job").
 # One build at a time also bounds memory to the largest mart's. Runs the automation sensor
 # launches (asset selections, no job) get the same from the definitions' default executor.
 MODELS_EXECUTOR = dg.in_process_executor
