@@ -20,6 +20,7 @@ from pipelines.lake import Lake, SqlModel, TableSpec
 from pipelines.lake.views import quote_identifier, table_view_sql
 
 MAX_EXAMPLES = 10
+_ROWS = '"__rows_in_group"'  # a name no key column has
 RECENT_LOADS = 50  # rows_match_load looks at this many latest materializations
 
 
@@ -67,11 +68,19 @@ def evaluate_unique(con: duckdb.DuckDBPyConnection, relation: str, key: Sequence
     if missing:
         return Outcome(False, f"{relation} lacks key column(s) {missing}; fix the grain or the SQL")
     cols = ", ".join(quote_identifier(c) for c in key)
-    rows = con.execute(
-        f"SELECT {cols}, count(*) AS n FROM {quote_identifier(relation)} GROUP BY ALL HAVING count(*) > 1 "
-        f"ORDER BY n DESC, {cols} LIMIT {MAX_EXAMPLES + 1}"
+    # The examples as a struct per group: each value comes back as Python has it (not cast to text).
+    fields = ", ".join(f"'c{i}': {quote_identifier(c)}" for i, c in enumerate(key))
+    # One scan gives the groups, their total and the duplicated ones: a staging view is computed
+    # anew by each query over it (stg_session_segments: ~3 s a query over 32 days of 10,000 SIMs).
+    ((total, found),) = con.execute(
+        f"WITH groups AS MATERIALIZED (SELECT {cols}, count(*) AS {_ROWS} "
+        f"FROM {quote_identifier(relation)} GROUP BY ALL), "
+        f"duplicated AS (SELECT * FROM groups WHERE {_ROWS} > 1 "
+        f"ORDER BY {_ROWS} DESC, {cols} LIMIT {MAX_EXAMPLES + 1}) "
+        f"SELECT (SELECT CAST(coalesce(sum({_ROWS}), 0) AS BIGINT) FROM groups), "
+        f"(SELECT list({{{fields}, 'rows': {_ROWS}}} ORDER BY {_ROWS} DESC, {cols}) FROM duplicated)"
     ).fetchall()
-    total = con.execute(f"SELECT count(*) FROM {quote_identifier(relation)}").fetchall()[0][0]
+    rows = [(*(r[f"c{i}"] for i in range(len(key))), r["rows"]) for r in found or []]
     examples = [dict(zip([*key, "rows"], map(str, r), strict=True)) for r in rows[:MAX_EXAMPLES]]
     if rows:
         return Outcome(
