@@ -61,6 +61,8 @@ REVIEWED = {
     ("assets/check_rules.py", "table_view_sql(lake, spec, con, keys)"): "view SQL from views.py",
     ("assets/check_rules.py", "cols"): "joined quote_identifier() of key column names from code",
     ("assets/check_rules.py", "MAX_EXAMPLES + 1"): "an integer constant",
+    ("assets/check_rules.py", "_ROWS"): "a module constant (the quoted name of the group-count column)",
+    ("assets/check_rules.py", "fields"): "struct fields 'c0'.. (generated) of quote_identifier() key columns",
     ("assets/model_checks.py", "table_view_sql(the_lake, summaries.spec, con)"): "view SQL from views.py",
     ("assets/check_rules.py", "counts"): "joined quote_identifier() of column names from code",
     ("pipelines/lake/conform.py", "_identifier(column)"): "a TableSpec key column name, double-quoted",
