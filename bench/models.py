@@ -143,6 +143,20 @@ def write_floor(lake: Lake, changed: dict[str, pa.Table]) -> float:
     return seconds
 
 
+def remove_nightly_days(lake: Lake, days: list[datetime]) -> None:
+    """Delete what the nightly load wrote for `days` (the daily sources' partitions)."""
+    for spec in (s for s in TABLE_SPECS if s.name in NIGHTLY_TABLES):
+        for removed in days:
+            lake.storage.delete(lake.partition_key(spec, {"date": removed.date()}))
+
+
+def load_nightly_day(lake: Lake, world: World, day: datetime) -> None:
+    """What the nightly load writes for `day`, straight from the World."""
+    load_traffic_day(lake, world, day)
+    load_minutes_day(lake, world, day)
+    load_session_day(lake, world, day)
+
+
 def incremental_case(lake: Lake, world: World, con: duckdb.DuckDBPyConnection) -> None:
     """The nightly: one new day loaded, then the incremental build, vs one scan of that day.
     The night before is played too (its day removed and loaded again, then an incremental
@@ -150,19 +164,11 @@ def incremental_case(lake: Lake, world: World, con: duckdb.DuckDBPyConnection) -
     night's build left, as in production."""
     before, day = closed_days(world, 2)
     specs = [s for s in TABLE_SPECS if s.name in NIGHTLY_TABLES]
-    for spec in specs:
-        for removed in (before, day):
-            lake.storage.delete(lake.partition_key(spec, {"date": removed.date()}))
-
-    def load(loaded: datetime) -> None:
-        load_traffic_day(lake, world, loaded)
-        load_minutes_day(lake, world, loaded)
-        load_session_day(lake, world, loaded)
-
+    remove_nightly_days(lake, [before, day])
     rebuild_models(lake, con, full_refresh=False)  # the models as they were two nights before
-    load(before)
+    load_nightly_day(lake, world, before)
     rebuild_models(lake, con, full_refresh=False)  # the night before
-    load(day)
+    load_nightly_day(lake, world, day)
     keys = {s.name: [lake.partition_key(s, {"date": day.date()})] for s in specs}
     files = {name: k for name, k in keys.items() if lake.storage.exists(k[0])}
     # The marts read neither 5-minute traffic nor error logs: the target compares with the files

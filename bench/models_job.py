@@ -31,12 +31,11 @@ from typing import Any
 
 import duckdb
 
-from assets.tables import TABLE_SPECS
 from bench.daily_job import EXECUTORS, REPO, phases, prepare_home
-from bench.models import NIGHTLY_TABLES, rebuild_models
+from bench.models import load_nightly_day, rebuild_models, remove_nightly_days
 from pipelines.lake import Lake
 from sandbox.world import World
-from testkit.world_lake import closed_days, load_minutes_day, load_session_day, load_traffic_day
+from testkit.world_lake import closed_days
 
 CHOICES = ("in_process", "multiprocess")
 
@@ -44,13 +43,10 @@ CHOICES = ("in_process", "multiprocess")
 def play_the_night_before(lake: Lake, world: World) -> None:
     """The last day's daily files removed and the models caught up, then that day loaded again."""
     day = closed_days(world, 1)[0]
-    for spec in (s for s in TABLE_SPECS if s.name in NIGHTLY_TABLES):
-        lake.storage.delete(lake.partition_key(spec, {"date": day.date()}))
+    remove_nightly_days(lake, [day])
     with duckdb.connect() as con:
         rebuild_models(lake, con, full_refresh=False)
-    load_traffic_day(lake, world, day)
-    load_minutes_day(lake, world, day)
-    load_session_day(lake, world, day)
+    load_nightly_day(lake, world, day)
 
 
 def run_once(lake_root: Path, executor: str, now: datetime, work: Path) -> dict[str, Any]:

@@ -15,20 +15,19 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _bench(*args: str) -> str:
+    """Run `python -m <args>` from the repository root; its output, once it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
 @pytest.mark.slow
 def test_models_benchmark_runs_on_50_sims(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    command = ["-m", "bench.models", "--sims", "50", "--days", "40", "--session-days", "5"]
-    done = subprocess.run(
-        [sys.executable, *command, "--lake", str(lake)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    out = done.stdout
+    out = _bench("bench.models", "--sims", "50", "--days", "40", "--session-days", "5", "--lake", str(lake))
     for line in ("rebuild / scan =", "incremental build / scan of the day =", "| - sim_daily_usage |"):
         assert line in out
     floor = re.search(r"\| floor: .*?\((\d+) marts, ([\d,]+) rows: .*\| ([\d.]+)x the scan \|", out)
@@ -41,15 +40,7 @@ def test_models_benchmark_runs_on_50_sims(tmp_path: Path) -> None:
     assert lake.joinpath("_models").is_dir()
     assert [p for p in lake.joinpath("_bench_floor").rglob("*") if p.is_file()] == []
 
-    job = subprocess.run(
-        [sys.executable, "-m", "bench.models_job", "--sims", "50", "--lake", str(lake)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
-    first = json.loads(job.stdout.splitlines()[0])
+    job = _bench("bench.models_job", "--sims", "50", "--lake", str(lake))
+    first = json.loads(job.splitlines()[0])
     assert first["executor"] == "in_process" and first["steps"] > 20 and first["wall_s"] > first["run_s"] > 0
-    assert "slowest steps:" in job.stdout and re.search(r"in_process: median [\d.]+ s of 1 run", job.stdout)
+    assert "slowest steps:" in job and re.search(r"in_process: median [\d.]+ s of 1 run", job)
