@@ -28,7 +28,6 @@ from pipelines import settings
 PID_TAG = "soracom-lake/pid"
 HOST_TAG = "soracom-lake/host"
 PROCESS_START_TAG = "soracom-lake/process-start"  # tells a reused pid from the original
-OWNER_TAGS = (PID_TAG, HOST_TAG, PROCESS_START_TAG)  # `owner_tags`: the process executing a run
 _EPOCH_TAGS_AFTER = 1e9  # seconds since boot never get there; epoch seconds did in 2001
 SLOT_WAIT_ENV = settings.BY_NAME["SORACOM_SLOT_WAIT_S"].name
 NOTICE_EVERY_S = 60.0

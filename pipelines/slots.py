@@ -31,7 +31,7 @@ from pipelines.startup import collector_paused
 with collector_paused():
     import sqlalchemy as db
     import yaml
-    from dagster import DagsterEventType, DagsterInstance, DagsterRun
+    from dagster import DagsterEventType, DagsterInstance
     from dagster._core.storage.event_log import SqliteEventLogStorage
     from dagster._core.storage.runs import SqliteRunStorage
     from dagster._core.storage.schedules import SqliteScheduleStorage
@@ -215,18 +215,6 @@ class SoracomInstance(DagsterInstance):
         run = self.get_run_by_id(event.run_id)
         if run is not None and run.tags.get(PID_TAG) != str(os.getpid()):
             self.add_run_tags(event.run_id, owner_tags())
-
-    def create_reexecuted_run(self, *, parent_run: DagsterRun, **kwargs: Any) -> DagsterRun:
-        """A re-execution (the daemon's run retry, a re-run from the UI) starts without its
-        parent's owner tags, as any new run does until its worker tags it at RUN_START. Dagster
-        copies the parent's tags into a retry, the dead worker's process among them: while the
-        retry's worker was still importing the code, the `dead_run_reaper` took that process for
-        the retry's own and failed it (a deployment test on a loaded machine: the retry failed
-        at the reaper's next tick, before its RUN_START)."""
-        from pipelines.runs import OWNER_TAGS  # runs.py imports this module
-
-        tags = {k: v for k, v in parent_run.tags.items() if k not in OWNER_TAGS}
-        return super().create_reexecuted_run(parent_run=parent_run.with_tags(tags), **kwargs)
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""The run's owner tags (pipelines/slots.py `SoracomInstance`): a re-executed run starts
-without its parent's, the process that starts a run tags it with itself, replacing any it
-carries, and puts them back at a step's start when a concurrent rewrite of the run lost them."""
+"""The run's owner tags (pipelines/slots.py `SoracomInstance`): the process that starts a run
+tags it with itself, replacing the tags a retried run inherits from its dead parent, and puts
+them back at a step's start when a concurrent rewrite of the run lost them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dagster._core.events import DagsterEventType
 from dagster._core.storage.runs.schema import RunsTable
 from dagster._serdes import serialize_value
 
-from pipelines.runs import OWNER_TAGS, PID_TAG, reap_dead_runs
+from pipelines.runs import PID_TAG, reap_dead_runs
 from tests.reliability.instances import install_home
 from tests.reliability.test_reaper import dead_owner_tags
 
@@ -74,38 +74,4 @@ def test_a_lost_tag_comes_back_at_the_next_step_in_the_process_that_started_the_
         assert PID_TAG not in instance.get_run_by_id(run_id).tags
     finally:
         other.dispose()
-        instance.dispose()
-
-
-def test_a_retry_starting_is_not_taken_for_its_dead_parent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Dagster copies a failed run's tags into its retry (`use_parent_run_tags`), the dead
-    worker's owner tags among them; until the retry's own worker reaches RUN_START, the reaper
-    must not fail it for that process. Dagster's run creation needs a code location, so it is
-    stood in for here by what it does with the tags: the parent's copied into a STARTING run."""
-    instance = dg.DagsterInstance.from_config(str(install_home(tmp_path / "home")))
-    parent = dg.DagsterRun(
-        job_name="load",
-        run_id=str(uuid.uuid4()),
-        status=dg.DagsterRunStatus.FAILURE,
-        tags={"soracom-lake/kind": "load", **dead_owner_tags()},
-    )
-
-    def copy_the_parents_tags(
-        self: dg.DagsterInstance, *, parent_run: dg.DagsterRun, **_: object
-    ) -> dg.DagsterRun:
-        tags = {**parent_run.tags, "dagster/parent_run_id": parent_run.run_id}
-        starting = dg.DagsterRunStatus.STARTING
-        run = dg.DagsterRun(job_name="load", run_id=str(uuid.uuid4()), status=starting, tags=tags)
-        return self.add_run(run)
-
-    monkeypatch.setattr(dg.DagsterInstance, "create_reexecuted_run", copy_the_parents_tags)
-    try:
-        retry = instance.create_reexecuted_run(parent_run=parent)
-        assert not set(OWNER_TAGS) & set(retry.tags) and retry.tags["soracom-lake/kind"] == "load"
-        assert reap_dead_runs(instance) == []  # its worker is still starting
-        assert instance.get_run_by_id(retry.run_id).status == dg.DagsterRunStatus.STARTING
-        assert parent.tags[PID_TAG]  # the parent itself keeps its own
-    finally:
         instance.dispose()
